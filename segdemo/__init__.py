@@ -1,0 +1,1 @@
+"""segdemo: semantic, instance and panoptic segmentation, shown and taken away."""

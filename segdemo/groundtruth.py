@@ -1,0 +1,113 @@
+"""Ground-truth annotations as a Segmentation: Oxford-IIIT Pet trimaps, VOC palette PNGs, label maps.
+
+The seed lesson in code: an annotation is an image whose pixel values are labels. A trimap
+stores 1 (pet), 2 (background) and 3 (border); ``ToTensor`` divides uint8 images by 255, so
+those labels arrive as 1/255 ≈ 0.0039, 2/255 and 3/255; ``torch.where(mask == object, 1, 0)``
+turns the chosen value into a binary mask. Every annotation value becomes one segment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torchvision.models.segmentation import DeepLabV3_ResNet50_Weights
+
+from segdemo.result import Segment, Segmentation
+
+TRIMAP_NAMES: Mapping[int, str] = {1: "pet", 2: "background", 3: "border"}
+VOC_VOID = 255
+# The 21 Pascal VOC class names, from torchvision's weights metadata (no copied constants).
+VOC_NAMES: Mapping[int, str] = {
+    **dict(enumerate(DeepLabV3_ResNet50_Weights.DEFAULT.meta["categories"])),
+    VOC_VOID: "void",
+}
+DEFAULT_OBJECT_VALUE = 1
+
+
+@dataclass(frozen=True)
+class ValueRow:
+    """One distinct annotation value: as stored, as ToTensor returns it, its name and area."""
+
+    stored: int
+    to_tensor: float
+    label: str
+    pixels: int
+    share: float
+
+
+def label_names(values: Sequence[int], mode: str) -> dict[int, str]:
+    """Names for the values present: trimap names, VOC names for palette PNGs, else "value k"."""
+    present = set(values)
+    if present and present <= set(TRIMAP_NAMES):
+        return {v: TRIMAP_NAMES[v] for v in values}
+    if mode == "P" and present <= set(VOC_NAMES):
+        return {v: VOC_NAMES[v] for v in values}
+    return {v: f"value {v}" for v in values}
+
+
+def annotation_segmentation(values: torch.Tensor, mode: str = "L") -> Segmentation:
+    """One segment per distinct value of ``values`` (int32 [H, W], any device).
+
+    Segment k (k = 1, 2, …) is the k-th smallest value; its ``category_id`` indexes
+    ``categories`` (the names of the values present, in value order) and
+    ``extras["values"]`` lists the stored value of each segment id - 1.
+    """
+    if values.ndim != 2:
+        raise ValueError(f"an annotation must be a 2-D label map [H, W], got {tuple(values.shape)}")
+    present, inverse = torch.unique(values, sorted=True, return_inverse=True)
+    stored = [int(v) for v in present.tolist()]
+    names = label_names(stored, mode)
+    segments = tuple(
+        Segment(id=k + 1, category_id=k, label=names[v]) for k, v in enumerate(stored)
+    )
+    ids = (inverse + 1).to(torch.int32)
+    return Segmentation(
+        ids, segments, tuple(names[v] for v in stored), "groundtruth", extras={"values": stored}
+    )
+
+
+def segment_for_value(seg: Segmentation, value: int) -> int:
+    """The segment id that holds the stored annotation ``value``; ValueError if absent."""
+    stored: list[int] = seg.extras["values"]  # type: ignore[assignment]
+    if value not in stored:
+        raise ValueError(
+            f"the annotation has no pixel with value {value}; its values are {stored}"
+        )
+    return stored.index(value) + 1
+
+
+def value_table(seg: Segmentation, to_tensor: torch.Tensor) -> list[ValueRow]:
+    """The distinct values as stored and as ``ToTensor`` gave them (``to_tensor`` [1, H, W]).
+
+    ToTensor's value for each stored value is read at the same pixels, not recomputed, so the
+    table shows what the library actually returned (scaled by 1/255 for 8-bit modes only).
+    """
+    stored: list[int] = seg.extras["values"]  # type: ignore[assignment]
+    flat_ids = seg.ids.flatten()
+    first = torch.full((len(stored) + 1,), flat_ids.numel(), dtype=torch.long, device=seg.device)
+    first.scatter_reduce_(
+        0, flat_ids.long(), torch.arange(flat_ids.numel(), device=seg.device), "amin"
+    )
+    converted = to_tensor.flatten().to(seg.device)[first[1:]].tolist()
+    areas = seg.areas()
+    total = max(1, flat_ids.numel())
+    return [
+        ValueRow(v, float(t), s.label, areas[s.id], areas[s.id] / total)
+        for v, t, s in zip(stored, converted, seg.segments, strict=True)
+    ]
+
+
+def why_values_differ(mode: str) -> str:
+    """One sentence on why the stored and the ToTensor values differ (or do not) for ``mode``."""
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return (
+            f"This annotation is a {mode} image: ToTensor keeps the values of 16/32-bit and float "
+            "images as they are, so compare against the stored labels directly."
+        )
+    return (
+        "ToTensor turns an 8-bit image into floats in [0, 1] by dividing by 255 — right for "
+        "photos, but it also turns the labels 1, 2, 3 into 0.0039, 0.0078, 0.0118: compare "
+        "against the stored values (or multiply by 255 and round) when you make a mask."
+    )

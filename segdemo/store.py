@@ -1,0 +1,161 @@
+"""The local model store, the weights mode and the compute device.
+
+Weights live under ``models/`` at the repository root: torchvision's cache (TORCH_HOME) and the
+Hugging Face cache (HF_HUB_CACHE) are pointed there unless the user set them. ``python -m segdemo
+fetch`` fills the store while online; afterwards the app runs with no network.
+
+``SEGDEMO_WEIGHTS=random`` builds every model with random weights through the exact same code
+path: only the state dict's source differs (the model's own initialisation instead of a file).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal, TypeVar
+from urllib.parse import urlparse
+
+import torch
+
+STORE_DIR = Path(os.environ.get("SEGDEMO_STORE", Path(__file__).resolve().parent.parent / "models"))
+WeightsMode = Literal["pretrained", "random"]
+DOWNLOAD_TIMEOUT_S = 20.0
+
+
+class WeightsUnavailable(RuntimeError):
+    """Weights could not be had: the message says why and how to fix it, in one sentence."""
+
+
+def configure_store() -> None:
+    """Point the libraries' caches into ``models/`` unless the user chose other places."""
+    os.environ.setdefault("TORCH_HOME", str(STORE_DIR / "torch"))
+    os.environ.setdefault("HF_HUB_CACHE", str(STORE_DIR / "huggingface"))
+
+
+def weights_mode() -> WeightsMode:
+    """``pretrained`` (default) or ``random``, from SEGDEMO_WEIGHTS."""
+    value = os.environ.get("SEGDEMO_WEIGHTS", "pretrained").strip().lower()
+    if value not in ("pretrained", "random"):
+        raise ValueError(f"SEGDEMO_WEIGHTS must be 'pretrained' or 'random', got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def offline() -> bool:
+    """True when the user asked for no network (SEGDEMO_OFFLINE=1 or HF_HUB_OFFLINE=1)."""
+    flags = ("SEGDEMO_OFFLINE", "HF_HUB_OFFLINE")
+    return any(os.environ.get(name, "") not in ("", "0") for name in flags)
+
+
+def choose_device() -> torch.device:
+    """SEGDEMO_DEVICE if set, else cuda → mps → cpu."""
+    wanted = os.environ.get("SEGDEMO_DEVICE", "").strip()
+    if wanted:
+        device = torch.device(wanted)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"SEGDEMO_DEVICE={wanted} but no CUDA device is available")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def checkpoint_path(url: str) -> Path:
+    """Where torchvision's own loader keeps ``url``'s file: TORCH_HOME/hub/checkpoints/<name>."""
+    configure_store()
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
+
+
+def fetch_checkpoint(url: str, title: str) -> Path:
+    """The local checkpoint file for ``url``, downloading it into the store if it is missing.
+
+    Raises WeightsUnavailable (never hangs longer than DOWNLOAD_TIMEOUT_S without progress)
+    when the file is absent and cannot be downloaded.
+    """
+    path = checkpoint_path(url)
+    if path.is_file():
+        return path
+    if offline():
+        raise WeightsUnavailable(_missing(title, "the network is switched off (offline mode)"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        torch.hub.download_url_to_file(url, str(path), _hash_prefix(url), progress=False)
+    except Exception as error:  # any failure to download means "not available"
+        path.unlink(missing_ok=True)
+        raise WeightsUnavailable(_missing(title, _reason(error))) from error
+    finally:
+        socket.setdefaulttimeout(previous)
+    return path
+
+
+def load_checkpoint(url: str, title: str) -> dict[str, torch.Tensor]:
+    """The state dict of a torchvision checkpoint, loaded safely (``weights_only=True``)."""
+    path = fetch_checkpoint(url, title)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a damaged file is "not available" too
+        raise WeightsUnavailable(
+            f"The {title} weights in {path} could not be read ({_reason(error)}): delete the file "
+            f"and run `python -m segdemo fetch` again."
+        ) from error
+
+
+def _missing(title: str, why: str) -> str:
+    return (
+        f"The {title} weights are not in the local model store ({STORE_DIR}) and could not be "
+        f"downloaded because {why}: run `python -m segdemo fetch` on a machine with network "
+        f"(or copy models/ over), or set SEGDEMO_WEIGHTS=random to try the demo with untrained "
+        f"weights."
+    )
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text[:160]
+
+
+def _hash_prefix(url: str) -> str | None:
+    # torchvision names its files <name>-<sha256 prefix>.pth; check it like check_hash=True does.
+    stem = os.path.basename(urlparse(url).path).rsplit(".", 1)[0]
+    prefix = stem.rsplit("-", 1)[-1] if "-" in stem else ""
+    return prefix if len(prefix) >= 6 and all(c in "0123456789abcdef" for c in prefix) else None
+
+
+T = TypeVar("T")
+
+
+class ModelCache:
+    """Builds each model once per key, thread-safe; concurrent first requests wait for one build."""
+
+    def __init__(self) -> None:
+        self._models: dict[object, object] = {}
+        self._lock = threading.Lock()
+        self._key_locks: dict[object, threading.Lock] = {}
+
+    def get(self, key: object, build: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._models:
+                return self._models[key]  # type: ignore[return-value]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._models:
+                    return self._models[key]  # type: ignore[return-value]
+            model = build()
+            with self._lock:
+                self._models[key] = model
+            return model
+
+    def loaded(self, key: object) -> bool:
+        with self._lock:
+            return key in self._models
+
+    def clear(self) -> None:
+        with self._lock:
+            self._models.clear()

@@ -1,0 +1,36 @@
+"""The Gradio app: one tab per kind of segmentation, wired to functions that exist without it."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from segdemo.store import configure_store
+from segdemo.ui import groundtruth_tab
+from segdemo.ui.common import banner
+
+TITLE = "segdemo — semantic, instance and panoptic segmentation"
+HEADER = """
+# segdemo
+**Segmentation** gives every pixel a label. *Semantic*: every pixel gets a class.
+*Instance*: every object gets its own mask. *Panoptic*: both at once — things as instances,
+stuff (sky, road) as classes. Start with the ground truth: what an annotation really stores.
+"""
+CSS = """
+.untrained-banner { background: #fff4ce; border-radius: 6px; padding: 0 8px; }
+.legend-swatch { display: inline-block; width: 0.9em; height: 0.9em; border-radius: 2px;
+                 margin-right: 0.4em; vertical-align: -0.1em; border: 1px solid #0003; }
+"""
+
+
+def build_demo() -> gr.Blocks:
+    """The whole app, with its queue configured; ``launch`` it or mount it."""
+    configure_store()
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        gr.Markdown(HEADER)
+        banner()
+        with gr.Tabs():
+            with gr.Tab("Ground truth", id="groundtruth"):
+                groundtruth_tab.build()
+    # One model job at a time per process (the models share one CPU/GPU); a bounded queue.
+    demo.queue(max_size=32, default_concurrency_limit=1)
+    return demo
