@@ -1,4 +1,4 @@
-"""Ground-truth annotations as a Segmentation: Oxford-IIIT Pet trimaps, VOC palette PNGs, label maps.
+"""Ground-truth annotations as a Segmentation: Oxford-IIIT Pet trimaps, VOC PNGs, label maps.
 
 The seed lesson in code: an annotation is an image whose pixel values are labels. A trimap
 stores 1 (pet), 2 (background) and 3 (border); ``ToTensor`` divides uint8 images by 255, so
@@ -31,7 +31,7 @@ class ValueRow:
     """One distinct annotation value: as stored, as ToTensor returns it, its name and area."""
 
     stored: int
-    to_tensor: float
+    to_tensor: float | None
     label: str
     pixels: int
     share: float
@@ -78,11 +78,12 @@ def segment_for_value(seg: Segmentation, value: int) -> int:
     return stored.index(value) + 1
 
 
-def value_table(seg: Segmentation, to_tensor: torch.Tensor) -> list[ValueRow]:
-    """The distinct values as stored and as ``ToTensor`` gave them (``to_tensor`` [1, H, W]).
+def value_table(seg: Segmentation, to_tensor: torch.Tensor | None) -> list[ValueRow]:
+    """The distinct values as stored and as ``ToTensor`` gave them (``to_tensor`` [C, H, W]).
 
-    ToTensor's value for each stored value is read at the same pixels, not recomputed, so the
-    table shows what the library actually returned (scaled by 1/255 for 8-bit modes only).
+    ToTensor's value for each stored value is read at the same pixel of its first channel, not
+    recomputed, so the table shows what the library actually returned (scaled by 1/255 for
+    8-bit modes only). ``to_tensor`` None (a mode ToTensor cannot convert) gives None there.
     """
     stored: list[int] = seg.extras["values"]  # type: ignore[assignment]
     flat_ids = seg.ids.flatten()
@@ -90,11 +91,14 @@ def value_table(seg: Segmentation, to_tensor: torch.Tensor) -> list[ValueRow]:
     first.scatter_reduce_(
         0, flat_ids.long(), torch.arange(flat_ids.numel(), device=seg.device), "amin"
     )
-    converted = to_tensor.flatten().to(seg.device)[first[1:]].tolist()
+    if to_tensor is None:
+        converted: list[float | None] = [None] * len(stored)
+    else:
+        converted = to_tensor[0].flatten().to(seg.device)[first[1:]].tolist()
     areas = seg.areas()
     total = max(1, flat_ids.numel())
     return [
-        ValueRow(v, float(t), s.label, areas[s.id], areas[s.id] / total)
+        ValueRow(v, t, s.label, areas[s.id], areas[s.id] / total)
         for v, t, s in zip(stored, converted, seg.segments, strict=True)
     ]
 

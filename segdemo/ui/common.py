@@ -11,9 +11,10 @@ from typing import Any, ParamSpec, TypeVar
 
 import gradio as gr
 import torch
+from torchvision.transforms.v2 import functional as tvf
 
 from segdemo import masks
-from segdemo.images import InputError, to_numpy_hwc
+from segdemo.images import InputError, load_image, to_numpy_hwc
 from segdemo.render import render
 from segdemo.result import Segmentation
 from segdemo.store import WeightsUnavailable, weights_mode
@@ -28,22 +29,25 @@ UNTRAINED_BANNER = (
 )
 
 
-class FileImage(gr.Image):
+def file_image(**kwargs: Any) -> gr.Image:
     """An image input that hands over the uploaded file's path without decoding it.
 
     ``segdemo.images`` decodes it (format allow-list, size limits, clear messages); Gradio's own
-    decoding would fail on a bad file before our code runs, with a message nobody can act on.
+    decoding would fail on a bad file before our code runs, with a message nobody can act on,
+    and would re-save an annotation in another mode. (Set on the instance: a gr.Image subclass
+    would make Gradio write a .pyi stub next to this module.)
     """
+    image = gr.Image(type="filepath", **kwargs)
+    image.preprocess = _uploaded_path  # type: ignore[method-assign]
+    return image
 
-    def get_block_name(self) -> str:
-        return "image"
 
-    def preprocess(self, payload: Any) -> str | None:  # type: ignore[override]
-        if payload is None:
-            return None
-        if payload.path is None:
-            raise gr.Error("The image did not arrive as a file; upload it again.")
-        return str(payload.path)
+def _uploaded_path(payload: Any) -> str | None:
+    if payload is None:
+        return None
+    if payload.path is None:
+        raise gr.Error("The image did not arrive as a file; upload it again.")
+    return str(payload.path)
 
 
 def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -57,7 +61,8 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
             raise
         except (InputError, WeightsUnavailable) as error:
             # gr.Error renders HTML, and messages may quote a user's file name.
-            raise gr.Error(html.escape(str(error)), title="Cannot do that", print_exception=False) from None
+            message = html.escape(str(error))
+            raise gr.Error(message, title="Cannot do that", print_exception=False) from None
         except torch.OutOfMemoryError:
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
@@ -132,3 +137,45 @@ def result_view(overlay_label: str) -> ResultView:
             interactive=False, image_mode="RGBA", buttons=["download", "fullscreen"],
         )
     return ResultView(overlay, legend, mask, on_black, cutout)
+
+
+MODEL_MAX_SIDE = 4096
+
+
+def photo_for_models(path: str | None) -> tuple[torch.Tensor, str]:
+    """Decode a photo for a model tab; one larger than MODEL_MAX_SIDE is scaled down to it.
+
+    Returns the uint8 [3,H,W] CPU tensor and a note for the status line ("" when unchanged):
+    full-size id maps of 40-megapixel photos would cost gigabytes per request.
+    """
+    image = load_image(require(path, "a photo"))
+    height, width = int(image.shape[1]), int(image.shape[2])
+    if max(height, width) <= MODEL_MAX_SIDE:
+        return image, ""
+    scale = MODEL_MAX_SIDE / max(height, width)
+    size = [max(1, round(height * scale)), max(1, round(width * scale))]
+    note = f"The photo ({width}×{height}) was scaled to {size[1]}×{size[0]} for the models. "
+    return tvf.resize(image, size, antialias=True), note
+
+
+def selected_ids(seg: Segmentation, labels: Sequence[str] | None) -> list[int]:
+    """Segment ids whose labels are in ``labels`` (the picker's values)."""
+    wanted = set(labels or ())
+    return [s.id for s in seg.segments if s.label in wanted]
+
+
+def picker_update(seg: Segmentation, keep: Sequence[str] | None, default: Sequence[str]):
+    """A picker listing the segments with their share; keeps the user's picks that still exist."""
+    areas = seg.areas()
+    total = max(1, seg.ids.numel())
+    labels = [s.label for s in seg.segments]
+    value = [label for label in (keep or ()) if label in labels] or [
+        label for label in default if label in labels
+    ]
+    choices = [(f"{s.label} · {areas[s.id] / total:.1%}", s.label) for s in seg.segments]
+    return gr.update(choices=choices, value=value), value
+
+
+def progress_callback(progress: gr.Progress):
+    """Adapt gr.Progress to the adapters' ``progress(fraction, message)`` callback."""
+    return lambda fraction, message: progress(fraction, desc=message)

@@ -8,8 +8,8 @@ from typing import Any
 import gradio as gr
 
 from segdemo import groundtruth
-from segdemo.images import load_annotation, load_image
-from segdemo.ui.common import FileImage, require, result_view, user_errors, view_values
+from segdemo.images import load_image, read_annotation
+from segdemo.ui.common import file_image, require, result_view, user_errors, view_values
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent.parent / "assets" / "examples"
 EXAMPLES = [[str(EXAMPLES_DIR / "chelsea.png"), str(EXAMPLES_DIR / "chelsea_trimap.png")]]
@@ -28,14 +28,14 @@ def run(
 ) -> tuple[Any, ...]:
     """Decode the pair, tabulate the annotation's values and render the chosen object."""
     image = load_image(require(photo_path, "a photo"))
-    annotation = load_annotation(
+    annotation = read_annotation(
         require(annotation_path, "an annotation"), size=tuple(image.shape[-2:])
     )
     seg = groundtruth.annotation_segmentation(annotation.values, annotation.mode)
     stored: list[int] = seg.extras["values"]  # type: ignore[assignment]
     chosen = _chosen_value(object_value, stored)
     rows = groundtruth.value_table(seg, annotation.to_tensor)
-    table = [[r.stored, round(r.to_tensor, 6), r.label, r.pixels, f"{r.share:.1%}"] for r in rows]
+    table = [[r.stored, _rounded(r.to_tensor), r.label, r.pixels, f"{r.share:.1%}"] for r in rows]
     picker = gr.Dropdown(
         choices=[(f"{v} ({seg.segments[k].label})", v) for k, v in enumerate(stored)],
         value=chosen,
@@ -58,6 +58,10 @@ def rerender(state: dict[str, Any] | None, object_value: float | None, alpha: fl
     return _view_values(state, _chosen_value(object_value, stored), alpha)
 
 
+def _rounded(value: float | None) -> float | str:
+    return "—" if value is None else round(value, 6)
+
+
 def _chosen_value(object_value: float | None, stored: list[int]) -> int:
     if object_value is None:
         default = groundtruth.DEFAULT_OBJECT_VALUE
@@ -74,9 +78,9 @@ def build() -> None:
     """Lay out the tab and wire its events (inside the caller's Blocks context)."""
     gr.Markdown(INTRO)
     with gr.Row():
-        photo = FileImage(label="Photo", type="filepath", sources=["upload", "clipboard"])
-        annotation = FileImage(
-            label="Annotation (values as stored; a trimap looks almost black)", type="filepath",
+        photo = file_image(label="Photo", sources=["upload", "clipboard"])
+        annotation = file_image(
+            label="Annotation (values as stored; a trimap looks almost black)",
             image_mode=None, sources=["upload", "clipboard"],
         )
     with gr.Row():

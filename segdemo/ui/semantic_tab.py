@@ -1,0 +1,84 @@
+"""The Semantic tab: torchvision DeepLabV3 gives every pixel a class."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from segdemo import semantic
+from segdemo.ui.common import (
+    MODEL_CONCURRENCY_ID,
+    file_image,
+    photo_for_models,
+    picker_update,
+    progress_callback,
+    result_view,
+    selected_ids,
+    user_errors,
+    view_values,
+)
+from segdemo.ui.groundtruth_tab import EXAMPLES_DIR
+
+INTRO = """
+**Semantic segmentation** gives every pixel one of the model's classes — here the 21 Pascal VOC
+classes of torchvision's DeepLabV3. Two cats would be one "cat" region: telling objects apart is
+the Instance tab's job. Pick classes to get their binary mask and cut-out.
+"""
+
+
+def run(
+    photo_path: str | None, variant: str, picked: list[str] | None, alpha: float,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented idiom
+) -> tuple[Any, ...]:
+    """Run DeepLabV3 on the photo and render the picked classes (default: all but background)."""
+    image, note = photo_for_models(photo_path)
+    seg = semantic.segment(image, variant, progress=progress_callback(progress))
+    image = image.to(seg.device)
+    default = [s.label for s in seg.segments if s.label != semantic.BACKGROUND]
+    picker, value = picker_update(seg, picked, default)
+    timings = seg.extras["timings_ms"]
+    status = (
+        f"{note}**{seg.extras['model']}** on {seg.device.type}: {len(seg)} classes · "
+        f"preprocess {timings['preprocess']:.0f} ms · model {timings['model']:.0f} ms · "
+        f"postprocess {timings['postprocess']:.0f} ms"
+    )
+    state = {"image": image, "seg": seg}
+    return (status, picker, *view_values(image, seg, selected_ids(seg, value), alpha), state)
+
+
+def rerender(state: dict[str, Any] | None, picked: list[str] | None, alpha: float):
+    """Re-render the cached result when only the picked classes or alpha changed."""
+    if not state:
+        raise gr.Error("Run the model first: there is no result to show yet.")
+    seg = state["seg"]
+    return view_values(state["image"], seg, selected_ids(seg, picked), alpha)
+
+
+def build() -> None:
+    """Lay out the tab and wire its events (inside the caller's Blocks context)."""
+    gr.Markdown(INTRO)
+    with gr.Row():
+        photo = file_image(label="Photo", sources=["upload", "clipboard", "webcam"])
+        with gr.Column():
+            variant = gr.Radio(
+                [(v.description, k) for k, v in semantic.VARIANTS.items()],
+                value=semantic.DEFAULT_VARIANT, label="DeepLabV3 variant",
+            )
+            alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Overlay opacity")
+            go = gr.Button("Segment", variant="primary")
+    gr.Examples([[str(EXAMPLES_DIR / "chelsea.png")]], inputs=[photo], label="Example")
+    status = gr.Markdown()
+    picked = gr.CheckboxGroup(label="Classes to cut out", choices=[])
+    view = result_view("Classes over the photo")
+    state = gr.State()
+
+    go.click(
+        user_errors(run), [photo, variant, picked, alpha], [status, picked, *view.outputs, state],
+        api_name="semantic", concurrency_id=MODEL_CONCURRENCY_ID,
+    )
+    gr.on(
+        [picked.input, alpha.release], user_errors(rerender), [state, picked, alpha],
+        view.outputs, api_name="semantic_render", api_visibility="undocumented",
+        show_progress="hidden", trigger_mode="always_last",
+    )
