@@ -23,6 +23,7 @@ log = logging.getLogger("segdemo")
 P = ParamSpec("P")
 R = TypeVar("R")
 MODEL_CONCURRENCY_ID = "models"
+Upload = str | dict[str, Any] | None  # a file path, or Gradio's file data (preprocess=False)
 UNTRAINED_BANNER = (
     "⚠️ **Untrained weights** (`SEGDEMO_WEIGHTS=random`): the models run with random weights, so "
     "their segments are meaningless. This mode is for tests and machines with no network."
@@ -30,24 +31,14 @@ UNTRAINED_BANNER = (
 
 
 def file_image(**kwargs: Any) -> gr.Image:
-    """An image input that hands over the uploaded file's path without decoding it.
+    """An image input whose events must be wired with ``preprocess=False``.
 
-    ``segdemo.images`` decodes it (format allow-list, size limits, clear messages); Gradio's own
-    decoding would fail on a bad file before our code runs, with a message nobody can act on,
-    and would re-save an annotation in another mode. (Set on the instance: a gr.Image subclass
-    would make Gradio write a .pyi stub next to this module.)
+    The function then gets the upload's file data undecoded and ``segdemo.images`` decodes it
+    (format allow-list, size limits, clear messages): Gradio's own decoding would fail on a bad
+    file before our code runs, with a message nobody can act on, and would re-save an
+    annotation in another mode.
     """
-    image = gr.Image(type="filepath", **kwargs)
-    image.preprocess = _uploaded_path  # type: ignore[method-assign]
-    return image
-
-
-def _uploaded_path(payload: Any) -> str | None:
-    if payload is None:
-        return None
-    if payload.path is None:
-        raise gr.Error("The image did not arrive as a file; upload it again.")
-    return str(payload.path)
+    return gr.Image(type="filepath", **kwargs)
 
 
 def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -81,11 +72,13 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def require(value: str | None, what: str) -> str:
-    """The path of a required upload, or a message saying what to upload."""
-    if not value:
+def require(value: str | dict[str, Any] | None, what: str) -> str:
+    """The file path of a required upload (a path, or Gradio's file data when the event is
+    wired with ``preprocess=False``), or a message saying what to upload."""
+    path = value.get("path") if isinstance(value, dict) else value
+    if not path:
         raise InputError(f"Please add {what} first (upload one or click an example).")
-    return value
+    return str(path)
 
 
 def banner() -> None:
@@ -142,7 +135,7 @@ def result_view(overlay_label: str) -> ResultView:
 MODEL_MAX_SIDE = 4096
 
 
-def photo_for_models(path: str | None) -> tuple[torch.Tensor, str]:
+def photo_for_models(path: str | dict[str, Any] | None) -> tuple[torch.Tensor, str]:
     """Decode a photo for a model tab; one larger than MODEL_MAX_SIDE is scaled down to it.
 
     Returns the uint8 [3,H,W] CPU tensor and a note for the status line ("" when unchanged):

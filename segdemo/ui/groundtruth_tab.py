@@ -9,10 +9,17 @@ import gradio as gr
 
 from segdemo import groundtruth
 from segdemo.images import load_image, read_annotation
-from segdemo.ui.common import file_image, require, result_view, user_errors, view_values
+from segdemo.ui.common import (
+    Upload,
+    file_image,
+    require,
+    result_view,
+    user_errors,
+    view_values,
+)
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent.parent / "assets" / "examples"
-EXAMPLES = [[str(EXAMPLES_DIR / "chelsea.png"), str(EXAMPLES_DIR / "chelsea_trimap.png")]]
+EXAMPLES = [[str(EXAMPLES_DIR / "chelsea.png"), str(EXAMPLES_DIR / "chelsea_trimap.png"), 1, 0.5]]
 TABLE_HEADERS = ["value as stored", "after ToTensor", "label", "pixels", "share of image"]
 INTRO = """
 An **annotation** is an image whose pixel values are labels. The Oxford-IIIT Pet trimaps store
@@ -24,26 +31,29 @@ not JPEG, so the values survive), or click the example.
 
 
 def run(
-    photo_path: str | None, annotation_path: str | None, object_value: float | None, alpha: float
+    photo: Upload, annotation: Upload, object_value: float | None, alpha: float
 ) -> tuple[Any, ...]:
     """Decode the pair, tabulate the annotation's values and render the chosen object."""
-    image = load_image(require(photo_path, "a photo"))
-    annotation = read_annotation(
-        require(annotation_path, "an annotation"), size=tuple(image.shape[-2:])
-    )
-    seg = groundtruth.annotation_segmentation(annotation.values, annotation.mode)
+    image = load_image(require(photo, "a photo"))
+    labels = read_annotation(require(annotation, "an annotation"), size=tuple(image.shape[-2:]))
+    seg = groundtruth.annotation_segmentation(labels.values, labels.mode)
     stored: list[int] = seg.extras["values"]  # type: ignore[assignment]
     chosen = _chosen_value(object_value, stored)
-    rows = groundtruth.value_table(seg, annotation.to_tensor)
+    rows = groundtruth.value_table(seg, labels.to_tensor)
     table = [[r.stored, _rounded(r.to_tensor), r.label, r.pixels, f"{r.share:.1%}"] for r in rows]
     picker = gr.Dropdown(
         choices=[(f"{v} ({seg.segments[k].label})", v) for k, v in enumerate(stored)],
         value=chosen,
     )
     state = {"image": image, "seg": seg}
+    status = (
+        f"Photo {image.shape[2]}×{image.shape[1]} · annotation mode {labels.mode} · "
+        f"{len(stored)} distinct values · object value {chosen}"
+    )
     return (
+        status,
         table,
-        groundtruth.why_values_differ(annotation.mode),
+        groundtruth.why_values_differ(labels.mode),
         picker,
         *_view_values(state, chosen, alpha),
         state,
@@ -90,16 +100,26 @@ def build() -> None:
         )
         alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Overlay opacity")
         show = gr.Button("Show", variant="primary")
-    gr.Examples(EXAMPLES, inputs=[photo, annotation], label="Example: Chelsea the cat (CC0)")
+    examples = gr.Column()
+    status = gr.Markdown(min_height=40)
     why = gr.Markdown()
     table = gr.Dataframe(headers=TABLE_HEADERS, label="Annotation values", interactive=False)
     view = result_view("Annotation over the photo")
     state = gr.State()
 
+    inputs = [photo, annotation, object_value, alpha]
+    outputs = [status, table, why, object_value, *view.outputs, state]
+    # preprocess=False: the uploads reach `run` undecoded (see file_image).
     show.click(
-        user_errors(run), [photo, annotation, object_value, alpha],
-        [table, why, object_value, *view.outputs, state], api_name="groundtruth",
+        user_errors(run), inputs, outputs, api_name="groundtruth", preprocess=False,
+        show_progress_on=[status],
     )
+    with examples:
+        gr.Examples(
+            EXAMPLES, inputs, outputs, user_errors(run), run_on_click=True, cache_examples=False,
+            preprocess=False, visible_columns=[0, 1],
+            label="Example: Chelsea the cat (CC0) — click to run",
+        )
     gr.on(
         [object_value.input, alpha.release], user_errors(rerender), [state, object_value, alpha],
         view.outputs, api_name="groundtruth_render", api_visibility="undocumented",

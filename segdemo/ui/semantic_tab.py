@@ -9,6 +9,7 @@ import gradio as gr
 from segdemo import semantic
 from segdemo.ui.common import (
     MODEL_CONCURRENCY_ID,
+    Upload,
     file_image,
     photo_for_models,
     picker_update,
@@ -28,11 +29,11 @@ the Instance tab's job. Pick classes to get their binary mask and cut-out.
 
 
 def run(
-    photo_path: str | None, variant: str, picked: list[str] | None, alpha: float,
+    photo: Upload, variant: str, picked: list[str] | None, alpha: float,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented idiom
 ) -> tuple[Any, ...]:
     """Run DeepLabV3 on the photo and render the picked classes (default: all but background)."""
-    image, note = photo_for_models(photo_path)
+    image, note = photo_for_models(photo)
     seg = semantic.segment(image, variant, progress=progress_callback(progress))
     image = image.to(seg.device)
     default = [s.label for s in seg.segments if s.label != semantic.BACKGROUND]
@@ -68,14 +69,15 @@ def build() -> None:
             alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Overlay opacity")
             go = gr.Button("Segment", variant="primary")
     gr.Examples([[str(EXAMPLES_DIR / "chelsea.png")]], inputs=[photo], label="Example")
-    status = gr.Markdown()
+    status = gr.Markdown(min_height=40)
     picked = gr.CheckboxGroup(label="Classes to cut out", choices=[])
     view = result_view("Classes over the photo")
     state = gr.State()
 
     go.click(
         user_errors(run), [photo, variant, picked, alpha], [status, picked, *view.outputs, state],
-        api_name="semantic", concurrency_id=MODEL_CONCURRENCY_ID,
+        api_name="semantic", concurrency_id=MODEL_CONCURRENCY_ID, preprocess=False,
+        show_progress_on=[status],
     )
     gr.on(
         [picked.input, alpha.release], user_errors(rerender), [state, picked, alpha],

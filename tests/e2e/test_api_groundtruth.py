@@ -18,7 +18,7 @@ def call(client, photo, annotation, value=1, alpha=0.5):
 
 
 def test_cutout_alpha_is_exactly_the_trimaps_pet_region(client):
-    table, why, _picker, overlay, legend, mask, on_black, cutout = call(
+    status, table, why, _picker, overlay, legend, mask, on_black, cutout = call(
         client, EXAMPLES / "chelsea.png", EXAMPLES / "chelsea_trimap.png"
     )
     trimap = np.array(Image.open(EXAMPLES / "chelsea_trimap.png"))
@@ -36,6 +36,7 @@ def test_cutout_alpha_is_exactly_the_trimaps_pet_region(client):
     assert [row[2] for row in rows] == ["pet", "background", "border"]
     assert rows[0][1] == pytest.approx(1 / 255, abs=1e-6)
     assert "255" in why
+    assert "451×300" in status
     assert "pet" in legend and "border" in legend
 
 
@@ -62,7 +63,7 @@ def test_bad_files_get_a_clear_message_and_the_server_keeps_serving(
     with pytest.raises(AppError, match=message):
         call(client, bad, EXAMPLES / "chelsea_trimap.png")
     # the server is still up and answers the next good request
-    assert call(client, EXAMPLES / "chelsea.png", EXAMPLES / "chelsea_trimap.png")[0]
+    assert call(client, EXAMPLES / "chelsea.png", EXAMPLES / "chelsea_trimap.png")[1]
 
 
 def test_annotation_of_another_size_is_refused_clearly(client, tmp_path):
