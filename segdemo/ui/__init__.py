@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from segdemo.store import configure_store
-from segdemo.ui import groundtruth_tab, semantic_tab
+from segdemo.ui import groundtruth_tab, instance_tab, panoptic_tab, semantic_tab
 from segdemo.ui.common import banner
 
 TITLE = "segdemo — semantic, instance and panoptic segmentation"
@@ -33,6 +33,10 @@ def build_demo() -> gr.Blocks:
                 groundtruth_tab.build()
             with gr.Tab("Semantic", id="semantic"):
                 semantic_tab.build()
+            with gr.Tab("Instance", id="instance"):
+                instance_tab.build()
+            with gr.Tab("Panoptic", id="panoptic"):
+                panoptic_tab.build()
     # One model job at a time per process (the models share one CPU/GPU); a bounded queue.
     demo.queue(max_size=32, default_concurrency_limit=1)
     return demo

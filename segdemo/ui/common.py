@@ -104,10 +104,11 @@ class ResultView:
 
 
 def view_values(
-    image: torch.Tensor, seg: Segmentation, selected: Sequence[int], alpha: float
+    image: torch.Tensor, seg: Segmentation, selected: Sequence[int], alpha: float,
+    *, boxes: bool = False,
 ) -> tuple[Any, ...]:
     """What a ResultView shows for ``seg`` over ``image`` with ``selected`` segment ids."""
-    shown = render(image, seg, selected, alpha)
+    shown = render(image, seg, selected, alpha, boxes=boxes)
     return (
         to_numpy_hwc(shown.overlay),
         masks.legend_html(shown.legend),
@@ -172,3 +173,20 @@ def picker_update(seg: Segmentation, keep: Sequence[str] | None, default: Sequen
 def progress_callback(progress: gr.Progress):
     """Adapt gr.Progress to the adapters' ``progress(fraction, message)`` callback."""
     return lambda fraction, message: progress(fraction, desc=message)
+
+
+def status_line(seg: Segmentation, note: str = "") -> str:
+    """"**Model** on device: N segments · stage times" from the result's extras."""
+    timings = " · ".join(
+        f"{stage} {ms:.0f} ms" for stage, ms in seg.extras.get("timings_ms", {}).items()
+    )
+    return f"{note}**{seg.extras.get('model', seg.task)}** on {seg.device.type}: {len(seg)} " \
+        f"segments · {timings}"
+
+
+def rerender(state: dict[str, Any] | None, picked: list[str] | None, alpha: float):
+    """Re-render a cached result when only the picked segments or alpha changed."""
+    if not state:
+        raise gr.Error("Run the model first: there is no result to show yet.")
+    seg = state["seg"]
+    return view_values(state["image"], seg, selected_ids(seg, picked), alpha)

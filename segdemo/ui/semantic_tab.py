@@ -14,8 +14,10 @@ from segdemo.ui.common import (
     photo_for_models,
     picker_update,
     progress_callback,
+    rerender,
     result_view,
     selected_ids,
+    status_line,
     user_errors,
     view_values,
 )
@@ -38,22 +40,9 @@ def run(
     image = image.to(seg.device)
     default = [s.label for s in seg.segments if s.label != semantic.BACKGROUND]
     picker, value = picker_update(seg, picked, default)
-    timings = seg.extras["timings_ms"]
-    status = (
-        f"{note}**{seg.extras['model']}** on {seg.device.type}: {len(seg)} classes · "
-        f"preprocess {timings['preprocess']:.0f} ms · model {timings['model']:.0f} ms · "
-        f"postprocess {timings['postprocess']:.0f} ms"
-    )
     state = {"image": image, "seg": seg}
-    return (status, picker, *view_values(image, seg, selected_ids(seg, value), alpha), state)
-
-
-def rerender(state: dict[str, Any] | None, picked: list[str] | None, alpha: float):
-    """Re-render the cached result when only the picked classes or alpha changed."""
-    if not state:
-        raise gr.Error("Run the model first: there is no result to show yet.")
-    seg = state["seg"]
-    return view_values(state["image"], seg, selected_ids(seg, picked), alpha)
+    values = view_values(image, seg, selected_ids(seg, value), alpha)
+    return (status_line(seg, note), picker, *values, state)
 
 
 def build() -> None:
