@@ -39,6 +39,10 @@ def run(
     seg = groundtruth.annotation_segmentation(labels.values, labels.mode)
     stored: list[int] = seg.extras["values"]  # type: ignore[assignment]
     chosen = _chosen_value(object_value, stored)
+    note = (
+        f"Value {int(object_value)} does not occur in this annotation; showing {chosen}. "
+        if object_value is not None and chosen != int(object_value) else ""
+    )
     rows = groundtruth.value_table(seg, labels.to_tensor)
     table = [[r.stored, _rounded(r.to_tensor), r.label, r.pixels, f"{r.share:.1%}"] for r in rows]
     picker = gr.Dropdown(
@@ -46,7 +50,7 @@ def run(
         value=chosen,
     )
     state = {"image": image, "seg": seg}
-    status = (
+    status = note + (
         f"Photo {image.shape[2]}×{image.shape[1]} · annotation mode {labels.mode} · "
         f"{len(stored)} distinct values · object value {chosen}"
     )
@@ -73,10 +77,11 @@ def _rounded(value: float | None) -> float | str:
 
 
 def _chosen_value(object_value: float | None, stored: list[int]) -> int:
-    if object_value is None:
-        default = groundtruth.DEFAULT_OBJECT_VALUE
-        return default if default in stored else stored[0]
-    return int(object_value)
+    """The user's value if the annotation has it, else 1 (the trimaps' pet), else the first."""
+    if object_value is not None and int(object_value) in stored:
+        return int(object_value)
+    default = groundtruth.DEFAULT_OBJECT_VALUE
+    return default if default in stored else stored[0]
 
 
 def _view_values(state: dict[str, Any], value: int, alpha: float) -> tuple[Any, ...]:

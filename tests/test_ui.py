@@ -1,0 +1,84 @@
+"""The tabs' functions as Gradio calls them, without a server: errors a user can act on."""
+
+import gradio as gr
+import pytest
+
+from segdemo.ui import build_demo, common, groundtruth_tab, instance_tab, semantic_tab
+from tests.e2e.conftest import EXAMPLES
+
+PHOTO = str(EXAMPLES / "chelsea.png")
+TRIMAP = str(EXAMPLES / "chelsea_trimap.png")
+
+
+@pytest.fixture
+def offline_pretrained(monkeypatch, tmp_path):
+    monkeypatch.setenv("SEGDEMO_WEIGHTS", "pretrained")
+    monkeypatch.setenv("SEGDEMO_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+
+
+@pytest.mark.parametrize(
+    ("call", "fix"),
+    [
+        (lambda: semantic_tab.run(PHOTO, "mobilenet_v3_large", [], 0.5), "python -m segdemo fetch"),
+        (lambda: instance_tab.run(PHOTO, "v1", 512, 0.5, [], True, [], 0.5),
+         "python -m segdemo fetch"),
+    ],
+)
+def test_missing_weights_are_one_clear_sentence_not_a_traceback(offline_pretrained, call, fix):
+    wrapped = common.user_errors(call)
+    with pytest.raises(gr.Error) as caught:
+        wrapped()
+    message = caught.value.message
+    assert fix in message and "SEGDEMO_WEIGHTS=random" in message
+    assert "Traceback" not in message and "\n" not in message
+    # the ground-truth tab needs no weights and keeps working
+    assert groundtruth_tab.run(PHOTO, TRIMAP, 1, 0.5)[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((None, TRIMAP, 1, 0.5), "Please add a photo"),
+        ((PHOTO, None, 1, 0.5), "Please add an annotation"),
+        ((TRIMAP + ".missing", TRIMAP, 1, 0.5), "missing"),
+    ],
+)
+def test_groundtruth_bad_inputs_are_messages(args, message):
+    with pytest.raises(gr.Error, match=message):
+        common.user_errors(groundtruth_tab.run)(*args)
+
+
+def test_an_absent_object_value_falls_back_to_the_pet_and_says_so():
+    status, *_ = groundtruth_tab.run(PHOTO, {"path": TRIMAP}, 9, 0.5)
+    assert status.startswith("Value 9 does not occur in this annotation; showing 1.")
+
+
+def test_an_unexpected_failure_is_a_generic_message(monkeypatch):
+    def broken(*_):
+        raise RuntimeError("internal detail /secret/path")
+
+    with pytest.raises(gr.Error) as caught:
+        common.user_errors(broken)()
+    assert "secret" not in caught.value.message and "log" in caught.value.message
+
+
+def test_user_text_in_messages_is_escaped():
+    def hostile(*_):
+        raise common.InputError("<img src=x onerror=alert(1)>.png is not an image")
+
+    with pytest.raises(gr.Error) as caught:
+        common.user_errors(hostile)()
+    assert "<img" not in caught.value.message and "&lt;img" in caught.value.message
+
+
+def test_the_demo_exposes_the_four_api_endpoints():
+    demo = build_demo()
+    names = {fn.api_name for fn in demo.fns.values()}
+    assert {"groundtruth", "semantic", "instance", "panoptic"} <= names
+
+
+def test_rerender_without_a_result_says_what_to_do():
+    with pytest.raises(gr.Error, match="Run the model first"):
+        common.rerender(None, [], 0.5)
