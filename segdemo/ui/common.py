@@ -14,6 +14,7 @@ import torch
 from torchvision.transforms.v2 import functional as tvf
 
 from segdemo import masks
+from segdemo.cache import ResultCache, image_key
 from segdemo.images import InputError, load_image, to_numpy_hwc
 from segdemo.render import render
 from segdemo.result import Segmentation
@@ -134,6 +135,15 @@ def result_view(overlay_label: str) -> ResultView:
 
 
 MODEL_MAX_SIDE = 4096
+RESULTS = ResultCache(capacity=8)
+
+
+def cached(
+    task: str, image: torch.Tensor, options: tuple[object, ...], compute: Callable[[], R]
+) -> R:
+    """``compute()``'s result, reused for the same task, photo pixels, options and weights."""
+    return RESULTS.get_or_compute((task, image_key(image), options, weights_mode()), compute)
+
 
 
 def photo_for_models(path: str | dict[str, Any] | None) -> tuple[torch.Tensor, str]:

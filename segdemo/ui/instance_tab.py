@@ -10,6 +10,7 @@ from segdemo import instance
 from segdemo.ui.common import (
     MODEL_CONCURRENCY_ID,
     Upload,
+    cached,
     file_image,
     photo_for_models,
     picker_update,
@@ -36,8 +37,11 @@ def run(
 ) -> tuple[Any, ...]:
     """Detect with Mask R-CNN once, then show the detections that pass the filters."""
     image, note = photo_for_models(photo)
-    dets = instance.detect(
-        image, variant, working_size=int(working_size), progress=progress_callback(progress)
+    dets = cached(
+        "instance", image, (variant, int(working_size)),
+        lambda: instance.detect(
+            image, variant, working_size=int(working_size), progress=progress_callback(progress)
+        ),
     )
     state = {"image": image.to(dets.device), "dets": dets, "note": note}
     return _show(state, threshold, classes, boxes, picked, alpha, new_image=True)

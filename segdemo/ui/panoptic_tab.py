@@ -11,6 +11,7 @@ from segdemo.result import Segmentation
 from segdemo.ui.common import (
     MODEL_CONCURRENCY_ID,
     Upload,
+    cached,
     file_image,
     photo_for_models,
     picker_update,
@@ -33,8 +34,12 @@ def run(
 ) -> tuple[Any, ...]:
     """Run Mask2Former and render the picked segments (default: the things)."""
     image, note = photo_for_models(photo)
-    seg = panoptic.segment(
-        image, checkpoint, working_size=int(working_size), progress=progress_callback(progress)
+    seg = cached(
+        "panoptic", image, (checkpoint, int(working_size)),
+        lambda: panoptic.segment(
+            image, checkpoint, working_size=int(working_size),
+            progress=progress_callback(progress),
+        ),
     )
     image = image.to(seg.device)
     picker, value = picker_update(seg, picked, [s.label for s in seg.segments if s.is_thing])

@@ -10,6 +10,7 @@ from segdemo import semantic
 from segdemo.ui.common import (
     MODEL_CONCURRENCY_ID,
     Upload,
+    cached,
     file_image,
     photo_for_models,
     picker_update,
@@ -36,7 +37,10 @@ def run(
 ) -> tuple[Any, ...]:
     """Run DeepLabV3 on the photo and render the picked classes (default: all but background)."""
     image, note = photo_for_models(photo)
-    seg = semantic.segment(image, variant, progress=progress_callback(progress))
+    seg = cached(
+        "semantic", image, (variant,),
+        lambda: semantic.segment(image, variant, progress=progress_callback(progress)),
+    )
     image = image.to(seg.device)
     default = [s.label for s in seg.segments if s.label != semantic.BACKGROUND]
     picker, value = picker_update(seg, picked, default)
