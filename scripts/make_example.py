@@ -44,7 +44,7 @@ def main() -> None:
     cv2.grabCut(photo[:, :, ::-1].copy(), mask, None, bgd, fgd, 8, cv2.GC_INIT_WITH_MASK)
     pet = np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
 
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(pet, connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(pet, connectivity=8)
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     pet = (labels == largest).astype(np.uint8)
     contours, _ = cv2.findContours(pet, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)

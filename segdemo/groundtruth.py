@@ -48,24 +48,26 @@ def label_names(values: Sequence[int], mode: str) -> dict[int, str]:
 
 
 def annotation_segmentation(values: torch.Tensor, mode: str = "L") -> Segmentation:
-    """One segment per distinct value of ``values`` (int32 [H, W], any device).
+    """One segment per distinct value of ``values`` (int32 [H, W], non-negative, any device).
 
-    Segment k (k = 1, 2, …) is the k-th smallest value; its ``category_id`` indexes
-    ``categories`` (the names of the values present, in value order) and
-    ``extras["values"]`` lists the stored value of each segment id - 1.
+    Segment k (k = 1, 2, …) is the k-th smallest value, and its ``category_id`` is the stored
+    value itself, so the colours follow the file's own convention (a VOC palette PNG gets the
+    VOC colours, trimap 1/2/3 the first palette colours). ``categories`` names every value up
+    to the largest; ``extras["values"]`` lists the stored value of each segment id - 1.
     """
     if values.ndim != 2:
         raise ValueError(f"an annotation must be a 2-D label map [H, W], got {tuple(values.shape)}")
     present, inverse = torch.unique(values, sorted=True, return_inverse=True)
     stored = [int(v) for v in present.tolist()]
+    if stored and stored[0] < 0:
+        raise ValueError(f"annotation values must be >= 0, got {stored[0]}")
     names = label_names(stored, mode)
+    categories = tuple(names.get(v, f"value {v}") for v in range(stored[-1] + 1 if stored else 0))
     segments = tuple(
-        Segment(id=k + 1, category_id=k, label=names[v]) for k, v in enumerate(stored)
+        Segment(id=k + 1, category_id=v, label=names[v]) for k, v in enumerate(stored)
     )
     ids = (inverse + 1).to(torch.int32)
-    return Segmentation(
-        ids, segments, tuple(names[v] for v in stored), "groundtruth", extras={"values": stored}
-    )
+    return Segmentation(ids, segments, categories, "groundtruth", extras={"values": stored})
 
 
 def segment_for_value(seg: Segmentation, value: int) -> int:

@@ -51,3 +51,13 @@ def test_label_names_follow_the_annotation_kind(values, mode, names):
 def test_the_sentence_depends_on_the_mode():
     assert "255" in groundtruth.why_values_differ("L")
     assert "keeps the values" in groundtruth.why_values_differ("I;16")
+
+
+def test_category_ids_are_the_stored_values_so_voc_colours_follow_the_file():
+    values = torch.tensor([[0, 15], [255, 15]], dtype=torch.int32)
+    seg = groundtruth.annotation_segmentation(values, "P")
+    assert [s.category_id for s in seg.segments] == [0, 15, 255]
+    assert seg.categories[15] == "person" and seg.categories[255] == "void"
+    assert len(seg.categories) == 256
+    with pytest.raises(ValueError, match=">= 0"):
+        groundtruth.annotation_segmentation(torch.tensor([[-1, 2]], dtype=torch.int32))

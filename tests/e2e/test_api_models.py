@@ -27,7 +27,7 @@ def assert_view(overlay, legend, mask, on_black, cutout):
 
 
 def test_semantic_returns_an_overlay_at_the_photos_size(client):
-    status, picker, *view, = client.predict(
+    status, _picker, *view, = client.predict(
         handle_file(str(PHOTO)), "mobilenet_v3_large", [], 0.5, api_name="/semantic"
     )
     assert "DeepLabV3-MobileNetV3-Large" in status
@@ -35,7 +35,7 @@ def test_semantic_returns_an_overlay_at_the_photos_size(client):
 
 
 def test_instance_returns_an_overlay_at_the_photos_size(client):
-    status, classes, picker, *view = client.predict(
+    status, _classes, _picker, *view = client.predict(
         handle_file(str(PHOTO)), "v1", 512, 0.05, [], True, [], 0.5, api_name="/instance"
     )
     assert "Mask R-CNN v1" in status
@@ -43,7 +43,7 @@ def test_instance_returns_an_overlay_at_the_photos_size(client):
 
 
 def test_panoptic_returns_an_overlay_at_the_photos_size(client):
-    status, table, picker, *view = client.predict(
+    status, _table, _picker, *view = client.predict(
         handle_file(str(PHOTO)), "facebook/mask2former-swin-tiny-coco-panoptic", 384, [], 0.5,
         api_name="/panoptic",
     )

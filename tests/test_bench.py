@@ -1,0 +1,86 @@
+"""The benchmark runner: JSON lines with the contract's keys (no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from segdemo import bench
+from segdemo.bench import __main__ as bench_main
+from segdemo.bench import masks as mask_suite
+
+MASK_OPS = ("overlay", "colorize", "cutout", "binarize")
+
+
+def run_lines(capsys: pytest.CaptureFixture[str], *argv: str) -> list[dict[str, object]]:
+    assert bench_main.main(["--quick", "--size", "24x32", "--suite", "masks", *argv]) == 0
+    out = capsys.readouterr().out
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_mask_suite_prints_the_contract_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = run_lines(capsys)
+    names = [line["name"] for line in lines]
+    assert sorted(names) == sorted(
+        [f"{op}_24x32" for op in MASK_OPS] + ["overlay_24x32_channels_last"]
+    )
+    for line in lines:
+        assert isinstance(line["median_ms"], float) and line["median_ms"] >= 0
+        assert line["size"] == [24, 32] and line["device"] == str(bench_main.parse_args([]).device)
+        if line["name"].endswith("channels_last"):
+            assert "baseline" not in line
+            continue
+        assert isinstance(line["baseline"], str) and line["baseline"]
+        assert isinstance(line["baseline_median_ms"], float)
+        assert isinstance(line["speedup"], float | None)
+        assert isinstance(line["numpy_median_ms"], float)
+    overlay = next(line for line in lines if line["name"] == "overlay_24x32")
+    assert overlay["baseline"] == "torchvision.draw_segmentation_masks"
+
+
+def test_only_filters_by_substring(capsys: pytest.CaptureFixture[str]) -> None:
+    assert [line["name"] for line in run_lines(capsys, "--only", "cutout")] == ["cutout_24x32"]
+    names = {line["name"] for line in run_lines(capsys, "--only", "cutout", "--only", "bin")}
+    assert names == {"cutout_24x32", "binarize_24x32"}
+    assert run_lines(capsys, "--only", "no such benchmark") == []
+
+
+def test_every_listed_suite_has_run() -> None:
+    for name in bench_main.SUITES:
+        module = __import__(f"segdemo.bench.{name}", fromlist=["run"])
+        assert callable(module.run)
+
+
+def test_bad_size_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        bench_main.parse_args(["--size", "big"])
+    assert "HxW" in capsys.readouterr().err
+
+
+def test_report_and_median_ms(capsys: pytest.CaptureFixture[str]) -> None:
+    line = bench.report("x", 2.0, baseline="y", baseline_ms=5.0, note="n")
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == line == {
+        "name": "x", "median_ms": 2.0, "baseline": "y", "baseline_median_ms": 5.0,
+        "speedup": 2.5, "note": "n",
+    }
+    assert bench.report("z", 1.0) == {"name": "z", "median_ms": 1.0}
+    capsys.readouterr()
+    with pytest.raises(ValueError, match="go together"):
+        bench.report("x", 1.0, baseline="y")
+    calls: list[int] = []
+    ms = bench.median_ms(lambda: calls.append(1), repeat=5, warmup=2, device="cpu")
+    assert ms >= 0 and len(calls) == 7
+    with pytest.raises(ValueError, match="repeat"):
+        bench.median_ms(lambda: None, repeat=0, warmup=0)
+
+
+def test_scene_is_a_realistic_id_map() -> None:
+    image, ids, pal = mask_suite.make_scene(120, 160)
+    assert image.shape == (3, 120, 160) and image.dtype == torch.uint8
+    assert ids.dtype == torch.int32 and pal.shape == (mask_suite.SEGMENTS + 1, 3)
+    counts = torch.bincount(ids.reshape(-1), minlength=mask_suite.SEGMENTS + 1)
+    assert bool((counts[1:] > 0).all())  # every segment keeps pixels: blobs, not noise
+    assert torch.equal(ids, mask_suite.make_scene(120, 160)[1])  # deterministic

@@ -1,0 +1,331 @@
+"""segdemo.masks against plain numpy references, on every device; bad arguments, table-driven."""
+
+from __future__ import annotations
+
+import html
+import re
+from unittest import mock
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from segdemo import masks
+from segdemo.masks import LegendEntry
+from segdemo.result import Segment, Segmentation
+
+SETTINGS = settings(max_examples=40, deadline=None, derandomize=True)
+
+
+# --------------------------------------------------------------------------- numpy references
+
+
+def voc_colormap_ref(n: int = 256) -> np.ndarray:
+    """The Pascal VOC devkit's colormap (labelcolormap / bitget), as usually transcribed."""
+    cmap = np.zeros((n, 3), dtype=np.uint8)
+    for i in range(n):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        cmap[i] = (r, g, b)
+    return cmap
+
+
+def colorize_ref(ids: np.ndarray, pal: np.ndarray) -> np.ndarray:
+    return pal[ids].transpose(2, 0, 1)
+
+
+def overlay_ref(img: np.ndarray, ids: np.ndarray, pal: np.ndarray, alpha: float) -> np.ndarray:
+    a = round(alpha * 128)
+    col = pal[ids].transpose(2, 0, 1).astype(np.int32)
+    blended = (img.astype(np.int32) * (128 - a) + col * a + 64) >> 7
+    return np.where(ids[None] == 0, img, blended).astype(np.uint8)
+
+
+def binarize_ref(ids: np.ndarray, selected: list[int]) -> np.ndarray:
+    return np.isin(ids, np.asarray(selected, dtype=np.int64))
+
+
+def cutout_ref(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    alpha = np.where(mask, 255, 0).astype(np.uint8)[None]
+    return np.concatenate([np.where(mask[None], img, 0).astype(np.uint8), alpha])
+
+
+def on_black_ref(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return (img * mask[None]).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- strategies
+
+
+@st.composite
+def scenes(draw: st.DrawFn, min_side: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(image uint8 [3,H,W], ids int32 [H,W], palette uint8 [N,3]) with every id < N."""
+    h = draw(st.integers(min_side, 9))
+    w = draw(st.integers(min_side, 9))
+    n = draw(st.integers(1, 12))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    ids = rng.integers(0, n, size=(h, w), dtype=np.int32)
+    if draw(st.booleans()):  # blobs: a few rectangles, like a real id map
+        ids[:] = 0
+        for k in range(1, n):
+            y, x = rng.integers(0, max(h, 1)), rng.integers(0, max(w, 1))
+            ids[y : y + rng.integers(1, 5), x : x + rng.integers(1, 5)] = k
+    img = rng.integers(0, 256, size=(3, h, w), dtype=np.uint8)
+    pal = rng.integers(0, 256, size=(n, 3), dtype=np.uint8)
+    return img, ids, pal
+
+
+def as_tensor(a: np.ndarray, device: torch.device, *, channels_last: bool = False) -> torch.Tensor:
+    t = torch.from_numpy(np.ascontiguousarray(a)).to(device)
+    if channels_last:  # what torch.from_numpy(hwc).permute(2, 0, 1) gives
+        t = t.permute(1, 2, 0).contiguous().permute(2, 0, 1)
+    return t
+
+
+def numpy(t: torch.Tensor) -> np.ndarray:
+    return t.cpu().numpy()
+
+
+# --------------------------------------------------------------------------- palette
+
+
+def test_palette_is_the_voc_colormap_then_distinct(device: torch.device) -> None:
+    pal = masks.palette(4000, device=device)
+    assert pal.dtype == torch.uint8 and pal.shape == (4000, 3) and pal.device.type == device.type
+    np.testing.assert_array_equal(numpy(pal[:256]), voc_colormap_ref())
+    assert tuple(pal[0].tolist()) == (0, 0, 0)
+    assert torch.unique(pal, dim=0).shape[0] == 4000
+    assert torch.equal(masks.palette(300, device=device), pal[:300])  # a prefix: stable colours
+    assert tuple(pal[masks.VOID_COLOR_INDEX].tolist()) == (224, 224, 192)
+    assert masks.palette(0).shape == (0, 3)
+
+
+def test_segment_palette_per_task(device: torch.device) -> None:
+    voc = voc_colormap_ref(300)
+    ids = torch.tensor([[0, 1, 2, 3]], dtype=torch.int32, device=device)
+    cats = ("background", "sky", "dog")
+    table = (
+        Segment(1, 0, "background"),
+        Segment(2, 2, "dog", 0.9, is_thing=True),
+        Segment(3, 2, "dog", 0.8, is_thing=True),
+    )
+
+    def colors(task: str) -> list[tuple[int, ...]]:
+        pal = masks.segment_palette(Segmentation(ids, table, cats, task))  # type: ignore[arg-type]
+        assert pal.dtype == torch.uint8 and pal.shape == (4, 3) and pal.device == ids.device
+        return [tuple(row) for row in pal.tolist()]
+
+    void = tuple(voc[masks.VOID_COLOR_INDEX])
+    # semantic and ground truth: one colour per category, so the two dogs match
+    assert colors("semantic") == [(0, 0, 0), void, tuple(voc[2]), tuple(voc[2])]
+    assert colors("groundtruth") == colors("semantic")
+    # instance: one colour per segment id
+    assert colors("instance") == [(0, 0, 0), *(tuple(voc[k]) for k in (1, 2, 3))]
+    # panoptic: stuff by category, things by id past the categories' rows
+    assert colors("panoptic") == [(0, 0, 0), void, tuple(voc[3 + 2]), tuple(voc[3 + 3])]
+    empty = masks.segment_palette(Segmentation.empty(2, 2, cats, "semantic", device=device))
+    assert empty.tolist() == [[0, 0, 0]]
+
+
+# --------------------------------------------------------------------------- the operations
+
+
+@SETTINGS
+@given(scene=scenes(), selected=st.lists(st.integers(0, 20), max_size=5), single=st.booleans())
+def test_binarize_matches_numpy(
+    device: torch.device, scene: tuple[np.ndarray, ...], selected: list[int], single: bool
+) -> None:
+    _, ids, _ = scene
+    chosen: int | list[int] = selected[0] if single and selected else selected
+    out = masks.binarize(as_tensor(ids, device), chosen)
+    assert out.dtype == torch.bool and out.device.type == device.type
+    wanted = [chosen] if isinstance(chosen, int) else chosen
+    np.testing.assert_array_equal(numpy(out), binarize_ref(ids, wanted))
+    as_tensor_sel = masks.binarize(as_tensor(ids, device), torch.tensor(wanted, dtype=torch.int64))
+    np.testing.assert_array_equal(numpy(as_tensor_sel), binarize_ref(ids, wanted))
+
+
+def test_binarize_huge_selected_ids_match_nothing(device: torch.device) -> None:
+    ids = torch.tensor([[0, 1], [2, 3]], dtype=torch.int32, device=device)
+    assert masks.binarize(ids, [10**15, 2**40]).tolist() == [[False, False], [False, False]]
+    assert masks.binarize(ids, [3, 10**15]).tolist() == [[False, False], [False, True]]
+    assert masks.binarize(ids, 2**40).tolist() == [[False, False], [False, False]]
+
+
+@SETTINGS
+@given(scene=scenes())
+def test_colorize_matches_numpy(device: torch.device, scene: tuple[np.ndarray, ...]) -> None:
+    _, ids, pal = scene
+    out = masks.colorize(as_tensor(ids, device), as_tensor(pal, device))
+    assert out.dtype == torch.uint8 and out.shape == (3, *ids.shape)
+    assert out.device.type == device.type
+    np.testing.assert_array_equal(numpy(out), colorize_ref(ids, pal))
+
+
+@SETTINGS
+@given(
+    scene=scenes(),
+    alpha=st.one_of(st.sampled_from([0.0, 1.0, 0.5]), st.floats(0, 1)),
+    channels_last=st.booleans(),
+    int64_ids=st.booleans(),
+    by_lanes=st.booleans(),
+    chunk_pixels=st.sampled_from([1 << 18, 7]),
+)
+def test_overlay_matches_numpy(
+    device: torch.device, scene: tuple[np.ndarray, ...], alpha: float, channels_last: bool,
+    int64_ids: bool, by_lanes: bool, chunk_pixels: int,
+) -> None:
+    img, ids, pal = scene
+    image = as_tensor(img, device, channels_last=channels_last)
+    id_map = as_tensor(ids.astype(np.int64) if int64_ids else ids, device)
+    # both algorithms (the lanes one is for long palettes), in one block or in many
+    with (
+        mock.patch.object(masks, "_MAX_TABLE_IDS", 0 if by_lanes else masks._MAX_TABLE_IDS),
+        mock.patch.object(masks, "_CHUNK_PIXELS", chunk_pixels),
+        mock.patch.object(masks, "_CHUNK_PIXELS_GPU", chunk_pixels),
+    ):
+        out = masks.overlay(image, id_map, as_tensor(pal, device), alpha)
+    assert out.dtype == torch.uint8 and out.shape == image.shape
+    assert out.device.type == device.type
+    assert out.is_contiguous()
+    np.testing.assert_array_equal(numpy(out), overlay_ref(img, ids, pal, alpha))
+    assert torch.equal(image, as_tensor(img, device))  # the input is untouched
+
+
+def test_overlay_extremes(device: torch.device) -> None:
+    img = torch.tensor([[[10, 200]], [[20, 100]], [[30, 0]]], dtype=torch.uint8, device=device)
+    ids = torch.tensor([[0, 1]], dtype=torch.int32, device=device)
+    pal = torch.tensor([[255, 255, 255], [1, 2, 3]], dtype=torch.uint8, device=device)
+    assert torch.equal(masks.overlay(img, ids, pal, 0.0), img)
+    assert masks.overlay(img, ids, pal, 1.0)[:, 0, 1].tolist() == [1, 2, 3]
+    assert masks.overlay(img, ids, pal, 1.0)[:, 0, 0].tolist() == [10, 20, 30]  # id 0: kept
+
+
+@SETTINGS
+@given(scene=scenes(), channels_last=st.booleans(), data=st.data())
+def test_cutout_and_on_black_match_numpy(
+    device: torch.device, scene: tuple[np.ndarray, ...], channels_last: bool, data: st.DataObject
+) -> None:
+    img, ids, _ = scene
+    mask = ids % 2 == 1 if data.draw(st.booleans()) else np.zeros(ids.shape, dtype=bool)
+    image = as_tensor(img, device, channels_last=channels_last)
+    mask_t = as_tensor(mask, device)
+    rgba = masks.cutout(image, mask_t)
+    assert rgba.dtype == torch.uint8 and rgba.shape == (4, *ids.shape)
+    assert rgba.device.type == device.type
+    np.testing.assert_array_equal(numpy(rgba), cutout_ref(img, mask))
+    black = masks.on_black(image, mask_t)
+    assert black.dtype == torch.uint8 and black.shape == image.shape
+    np.testing.assert_array_equal(numpy(black), on_black_ref(img, mask))
+
+
+# --------------------------------------------------------------------------- legend
+
+
+@SETTINGS
+@given(scene=scenes(min_side=0))
+def test_legend_matches_numpy(device: torch.device, scene: tuple[np.ndarray, ...]) -> None:
+    _, ids, pal = scene
+    top = int(pal.shape[0]) - 1
+    # the table holds every id up to the palette's last row, in a shuffled order, so some
+    # segments won no pixel and the order is not sorted
+    order = list(np.random.default_rng(top).permutation(np.arange(1, top + 1)))
+    table = tuple(
+        Segment(int(k), 0, f"<seg {k}>", score=0.5) for k in order
+    )
+    seg = Segmentation(as_tensor(ids, device), table, ("thing",), "instance")
+    entries = masks.legend(seg, as_tensor(pal, device))
+    assert [e.id for e in entries] == [s.id for s in table]
+    counts = np.bincount(ids.ravel(), minlength=top + 1)
+    for e in entries:
+        assert e.label == f"<seg {e.id}>"
+        assert e.color == "#{:02x}{:02x}{:02x}".format(*pal[e.id])
+        assert e.share == pytest.approx(counts[e.id] / ids.size if ids.size else 0.0)
+    assert sum(e.share for e in entries) <= 1 + 1e-9
+
+
+def test_legend_html_escapes_and_shows_shares() -> None:
+    entries = [
+        LegendEntry(1, "<script>alert(1)</script>", "#ff0000", 0.25),
+        LegendEntry(2, "dog 1 · 0.88 & cat", "#00ff00", 0.00001),
+    ]
+    out = masks.legend_html(entries)
+    assert "<script>" not in out and html.escape("<script>alert(1)</script>") in out
+    assert "dog 1 · 0.88 &amp; cat" in out and "25.0%" in out and "&lt;0.1%" in out
+    assert re.search(r"background:#ff0000", out)
+    assert "No segments" in masks.legend_html([])
+
+
+# --------------------------------------------------------------------------- bad arguments
+
+IMG = torch.zeros(3, 4, 5, dtype=torch.uint8)
+IDS = torch.zeros(4, 5, dtype=torch.int32)
+PAL = torch.zeros(3, 3, dtype=torch.uint8)
+MASK = torch.zeros(4, 5, dtype=torch.bool)
+SEG = Segmentation(IDS, (Segment(2, 0, "a"),), ("a",), "semantic")
+
+BAD = [
+    ("palette n negative", lambda: masks.palette(-1), r"n must be .* got -1"),
+    ("palette n float", lambda: masks.palette(2.0), r"got 2\.0"),  # type: ignore[arg-type]
+    ("ids not a tensor", lambda: masks.binarize([[0]], 1), r"ids must be .* got a list"),  # type: ignore[arg-type]
+    ("ids 3-D", lambda: masks.binarize(IDS[None], 1), r"shape \(1, 4, 5\)"),
+    ("ids float", lambda: masks.binarize(IDS.float(), 1), r"integer dtype, got torch.float32"),
+    ("ids negative", lambda: masks.binarize(IDS - 1, [1, 2]), r">= 0 .* minimum of -1"),
+    ("selected negative", lambda: masks.binarize(IDS, [1, -3]), r"got -3"),
+    ("selected str", lambda: masks.binarize(IDS, "1"), r"got '1'"),  # type: ignore[arg-type]
+    ("selected float", lambda: masks.binarize(IDS, [1.5]), r"got 1\.5"),  # type: ignore[list-item]
+    ("selected bool", lambda: masks.binarize(IDS, [True]), r"got True"),  # type: ignore[list-item]
+    ("selected float tensor", lambda: masks.binarize(IDS, torch.ones(2)), r"torch.float32"),
+    ("palette 2 channels", lambda: masks.colorize(IDS, PAL[:, :2]), r"shape \(3, 2\)"),
+    ("palette int32", lambda: masks.colorize(IDS, PAL.int()), r"uint8, got torch.int32"),
+    ("palette empty", lambda: masks.colorize(IDS, PAL[:0]), r"at least one row"),
+    ("palette too short", lambda: masks.colorize(IDS + 3, PAL), r"up to 3 .* only 3 rows"),
+    ("image RGBA", lambda: masks.overlay(IMG.repeat(2, 1, 1)[:4], IDS, PAL, 0.5), r"\(4, 4, 5\)"),
+    ("image float", lambda: masks.overlay(IMG.float(), IDS, PAL, 0.5), r"torch.float32"),
+    ("image/ids size", lambda: masks.overlay(IMG, IDS[:3], PAL, 0.5), r"\(3, 5\) .* \(4, 5\)"),
+    ("alpha > 1", lambda: masks.overlay(IMG, IDS, PAL, 1.5), r"alpha .* got 1\.5"),
+    ("alpha negative", lambda: masks.overlay(IMG, IDS, PAL, -0.1), r"got -0\.1"),
+    ("alpha nan", lambda: masks.overlay(IMG, IDS, PAL, float("nan")), r"got nan"),
+    ("alpha str", lambda: masks.overlay(IMG, IDS, PAL, "0.5"), r"got '0\.5'"),  # type: ignore[arg-type]
+    ("ids > palette", lambda: masks.overlay(IMG, IDS + 5, PAL, 0.5), r"up to 5 .* 3 rows"),
+    ("mask not bool", lambda: masks.cutout(IMG, MASK.to(torch.uint8)), r"bool, got torch.uint8"),
+    ("mask size", lambda: masks.cutout(IMG, MASK[:, :2]), r"\(4, 2\) .* \(4, 5\)"),
+    ("mask 3-D", lambda: masks.on_black(IMG, MASK[None]), r"shape \(1, 4, 5\)"),
+    ("legend not a seg", lambda: masks.legend(IDS, PAL), r"Segmentation, got a tensor"),  # type: ignore[arg-type]
+    ("legend short palette", lambda: masks.legend(SEG, PAL[:2]), r"2 rows .* id 2"),
+    ("legend bad colour", lambda: masks.legend_html([LegendEntry(1, "a", "red", 0.1)]), "'red'"),
+]
+
+
+@pytest.mark.parametrize(("call", "match"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_arguments(call: object, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        call()  # type: ignore[operator]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_mixed_devices_are_refused() -> None:
+    gpu = torch.device("cuda")
+    with pytest.raises(ValueError, match=r"on cuda.* on cpu"):
+        masks.overlay(IMG, IDS.to(gpu), PAL, 0.5)
+    with pytest.raises(ValueError, match="palette is on cpu"):
+        masks.overlay(IMG.to(gpu), IDS.to(gpu), PAL, 0.5)
+    with pytest.raises(ValueError, match="mask is on cuda"):
+        masks.cutout(IMG, MASK.to(gpu))
+
+
+def test_overlay_long_palette_matches_numpy(device: torch.device) -> None:
+    rng = np.random.default_rng(7)
+    ids = rng.integers(0, 3000, size=(5, 7), dtype=np.int32)
+    ids[0, 0] = 2999  # past _MAX_TABLE_IDS: the int16-lanes algorithm
+    img = rng.integers(0, 256, size=(3, 5, 7), dtype=np.uint8)
+    pal = masks.palette(3000)
+    out = masks.overlay(as_tensor(img, device), as_tensor(ids, device), pal.to(device), 0.3)
+    np.testing.assert_array_equal(numpy(out), overlay_ref(img, ids, pal.numpy(), 0.3))
