@@ -1,0 +1,251 @@
+"""Benchmark suite "panoptic": Mask2Former post-processing and model latency.
+
+Lines (``{size}`` is ``1080p``, ``4k``, or ``HxW`` under ``--size``):
+
+- ``panoptic_post_{size}``: :func:`segdemo.panoptic.postprocess` of crafted model outputs (100
+  queries, masks at the model's output resolution for the stock 384 working size, e.g. 96×176
+  for a 16:9 frame; ~30 segments: 24 things, stuff split over several queries that fuse, low
+  scores that are dropped) against transformers' ``post_process_panoptic_segmentation`` on the
+  same outputs, in the same run. Extra: ``segments``, ``same_segments`` (same id → class
+  table), ``agreement`` (share of pixels with the same id), ``min_segment_iou``, ``target_ms``
+  (50 at 1080p) and ``meets_target``.
+- ``panoptic_model_{size}`` (1080p only unless ``--size``): :func:`segdemo.panoptic.segment`
+  with the default checkpoint's architecture (Swin-T) against transformers' own pipeline on the
+  same model (its processor, the forward, ``post_process_panoptic_segmentation``). Extra: the
+  median stage timings of ``segment`` (``preprocess_ms``, ``model_ms``, ``postprocess_ms``).
+  Seconds per call on a CPU: 3 repeats by default, 1 with ``--quick``.
+- ``panoptic_model_{size}_ws800``: the same at working size 800, without a baseline; about four
+  times the compute, so it runs only when asked for by name (``--only ws800``).
+
+Random weights unless SEGDEMO_WEIGHTS says otherwise: speed does not depend on the values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import types
+from typing import Any
+
+import torch
+
+from segdemo import panoptic, store
+from segdemo.bench import median_ms, repeats, report, wants
+from segdemo.coco_panoptic import COCO_PANOPTIC
+
+SIZES: dict[str, tuple[int, int]] = {"1080p": (1080, 1920), "4k": (2160, 3840)}
+MODEL_SIZES = ("1080p",)
+TARGET_MS = {"1080p": 50.0}
+QUERIES = 100
+BASELINE = "transformers.post_process_panoptic_segmentation"
+
+NAMES = tuple(c.name for c in COCO_PANOPTIC)
+THING = tuple(c.is_thing for c in COCO_PANOPTIC)
+STUFF = frozenset(i for i, thing in enumerate(THING) if not thing)
+
+
+def mask_size(height: int, width: int, working_size: int = panoptic.DEFAULT_WORKING_SIZE
+              ) -> tuple[int, int]:
+    """The mask logits' size for an H×W image: the model input (shorter side ``working_size``,
+    longer side capped at 1333, both rounded up to 32) divided by 4."""
+    short, long = sorted((height, width))
+    new_short, new_long = working_size, int(working_size * long / short)
+    if new_long > panoptic.LONGEST_EDGE:
+        new_short, new_long = int(panoptic.LONGEST_EDGE * short / long), panoptic.LONGEST_EDGE
+    new_h, new_w = (new_short, new_long) if height <= width else (new_long, new_short)
+    div = panoptic.SIZE_DIVISOR
+    return math.ceil(new_h / div) * div // 4, math.ceil(new_w / div) * div // 4
+
+
+def _logit(score: float) -> float:
+    # class logit that gives ``score`` against 133 zero logits
+    return math.log(score * len(NAMES) / (1 - score))
+
+
+def crafted_outputs(h: int, w: int, *, queries: int = QUERIES, seed: int = 0
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Model-like outputs ([Q, 134], [Q, h, w]) of a street scene with about 30 segments.
+
+    24 things (ellipses on a jittered 4×6 grid, classes person/car/bicycle/dog/...), 10 stuff
+    queries for 7 stuff classes (sky in three pieces, building in two: they must fuse), 6
+    low-score queries (dropped), and "no object" for the rest; smooth logits with some noise.
+    """
+    g = torch.Generator().manual_seed(seed)
+    y = ((torch.arange(h) + 0.5) / h)[:, None]
+    x = ((torch.arange(w) + 0.5) / w)[None, :]
+    cls = torch.zeros(queries, len(NAMES) + 1)
+    cls[:, -1] = 10.0
+    masks = torch.randn(queries, h, w, generator=g) - 8
+    shapes = []
+    for row in range(4):
+        for col in range(6):
+            cy = 0.42 + (row + 0.5) * 0.14 + 0.02 * (torch.rand(1, generator=g).item() - 0.5)
+            cx = (col + 0.5) / 6 + 0.03 * (torch.rand(1, generator=g).item() - 0.5)
+            ry = 0.03 + 0.035 * torch.rand(1, generator=g).item()
+            rx = 0.025 + 0.05 * torch.rand(1, generator=g).item()
+            shapes.append(1 - ((y - cy) / ry) ** 2 - ((x - cx) / rx) ** 2)
+    covered = torch.stack(shapes).amax(0).clamp(min=0)
+    stuff = [  # class, y0, y1, x0, x1
+        ("sky-other-merged", 0.0, 0.22, 0.0, 0.4), ("sky-other-merged", 0.0, 0.22, 0.4, 0.75),
+        ("sky-other-merged", 0.0, 0.22, 0.75, 1.0), ("building-other-merged", 0.22, 0.42, 0.0, 0.5),
+        ("building-other-merged", 0.22, 0.42, 0.5, 0.8), ("tree-merged", 0.22, 0.42, 0.8, 1.0),
+        ("pavement-merged", 0.42, 0.6, 0.0, 1.0), ("road", 0.6, 0.85, 0.0, 0.7),
+        ("grass-merged", 0.6, 0.85, 0.7, 1.0), ("wall-other-merged", 0.85, 1.0, 0.0, 1.0),
+    ]
+    q = 0
+    for name, y0, y1, x0, x1 in stuff:
+        y0, x0 = (v - 1 if v == 0 else v for v in (y0, x0))  # bands at the border run past it
+        y1, x1 = (v + 1 if v == 1 else v for v in (y1, x1))
+        edge = torch.minimum(torch.minimum(y - y0, y1 - y), torch.minimum(x - x0, x1 - x))
+        masks[q] = (80 * edge - 40 * covered).clamp(-12, 12) + 0.3 * torch.randn(h, w, generator=g)
+        cls[q] = 0
+        cls[q, NAMES.index(name)] = _logit(0.85 + 0.1 * torch.rand(1, generator=g).item())
+        q += 1
+    kinds = ["person", "car", "bicycle", "dog", "person", "motorcycle", "bus", "cat"]
+    for t, shape in enumerate(shapes):
+        masks[q] = (10 * shape).clamp(-12, 12) + 0.3 * torch.randn(h, w, generator=g)
+        cls[q] = 0
+        cls[q, NAMES.index(kinds[t % len(kinds)])] = _logit(
+            0.6 + 0.39 * torch.rand(1, generator=g).item()
+        )
+        q += 1
+    for _ in range(6):  # low scores: dropped by the threshold
+        cls[q] = 0
+        cls[q, NAMES.index("kite")] = _logit(0.3)
+        q += 1
+    return cls, masks
+
+
+def transformers_post(cls: torch.Tensor, masks: torch.Tensor, size: tuple[int, int]
+                      ) -> dict[str, Any]:
+    """The baseline: transformers' panoptic post-processing of the same outputs."""
+    from transformers import Mask2FormerImageProcessor
+
+    outputs = types.SimpleNamespace(class_queries_logits=cls[None],
+                                    masks_queries_logits=masks[None])
+    return Mask2FormerImageProcessor().post_process_panoptic_segmentation(
+        outputs, label_ids_to_fuse=set(STUFF), target_sizes=[size]
+    )[0]
+
+
+def ours_post(cls: torch.Tensor, masks: torch.Tensor, size: tuple[int, int]):
+    return panoptic.postprocess(cls, masks, target_size=size, label_ids_to_fuse=STUFF,
+                                categories=NAMES, is_thing=THING)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Run every panoptic benchmark that ``--only`` lets through."""
+    os.environ.setdefault("SEGDEMO_WEIGHTS", "random")
+    sizes = {f"{args.size[0]}x{args.size[1]}": args.size} if args.size else SIZES
+    for label, (height, width) in sizes.items():
+        if wants(args, f"panoptic_post_{label}"):
+            _post(args, label, height, width)
+    model_sizes = sizes if args.size else {k: SIZES[k] for k in MODEL_SIZES}
+    for label, (height, width) in model_sizes.items():
+        _model(args, label, height, width)
+
+
+def _post(args: argparse.Namespace, label: str, height: int, width: int) -> None:
+    device = torch.device(args.device)
+    h, w = mask_size(height, width)
+    cls, masks = (t.to(device) for t in crafted_outputs(h, w))
+    size = (height, width)
+    mine = ours_post(cls, masks, size)
+    ref = transformers_post(cls, masks, size)
+    ref_ids = ref["segmentation"].to(device=device, dtype=torch.int32)
+    same = {s.id: s.category_id for s in mine.segments} == {
+        s["id"]: s["label_id"] for s in ref["segments_info"]
+    }
+    ious = []
+    for s in mine.segments:
+        a, b = mine.ids == s.id, ref_ids == s.id
+        ious.append((a & b).sum().item() / max((a | b).sum().item(), 1))
+    agreement = (mine.ids == ref_ids).float().mean().item()
+    del ref, ref_ids
+    ms = median_ms(lambda: ours_post(cls, masks, size), device=device, **repeats(args))
+    baseline_ms = median_ms(lambda: transformers_post(cls, masks, size), device=device,
+                            **repeats(args, slow=True))
+    extra: dict[str, Any] = {
+        "segments": len(mine), "things": sum(s.is_thing for s in mine.segments),
+        "queries": int(cls.shape[0]), "mask_size": [h, w], "same_segments": same,
+        "agreement": round(agreement, 6), "min_segment_iou": round(min(ious, default=0.0), 6),
+        "device": str(device), "threads": torch.get_num_threads(), "size": [height, width],
+    }
+    if label in TARGET_MS:
+        extra["target_ms"] = TARGET_MS[label]
+        extra["meets_target"] = ms <= TARGET_MS[label]
+    report(f"panoptic_post_{label}", ms, baseline=BASELINE, baseline_ms=baseline_ms, **extra)
+
+
+def _photo(height: int, width: int, seed: int = 0) -> torch.Tensor:
+    """A uint8 [3,H,W] frame: sky-to-ground gradient, a few blocks, sensor-like noise."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.linspace(0, 1, height).view(-1, 1)
+    x = torch.linspace(0, 1, width).view(1, -1)
+    block = ((y > 0.5) & (y < 0.8) & (((x * 6) % 1) < 0.5)).float()
+    sky = (220 - 150 * y).expand(height, width)
+    image = torch.stack([90 + 100 * y + 80 * block, 140 + 40 * y - 60 * block, sky])
+    image += 8 * torch.randn(3, height, width, generator=g)
+    return image.clamp(0, 255).to(torch.uint8)
+
+
+def _model(args: argparse.Namespace, label: str, height: int, width: int) -> None:
+    names = {f"panoptic_model_{label}": None, f"panoptic_model_{label}_ws800": 800}
+    asked = [name for name in names if wants(args, name)]
+    asked = [n for n in asked if names[n] is None or any("ws800" in o for o in args.only)]
+    if not asked:
+        return
+    device = torch.device(args.device)
+    os.environ.setdefault("SEGDEMO_DEVICE", str(device))
+    repeat, warmup = (1, 0) if args.quick else (args.repeat or 3, 1)
+    image = _photo(height, width).to(device)
+    key = panoptic.DEFAULT_CHECKPOINT
+    loaded = panoptic.load(key)
+    common = {
+        "device": str(loaded.device), "threads": torch.get_num_threads(),
+        "size": [height, width], "weights": store.weights_mode(),
+        "architecture": panoptic.architecture(), "checkpoint": key,
+    }
+    for name in asked:
+        working = names[name]
+        stages: list[dict[str, float]] = []
+
+        segments: list[int] = []
+
+        def full_run(working: int | None = working, stages: list = stages,
+                     segments: list = segments) -> None:
+            result = panoptic.segment(image, key, working_size=working)
+            stages.append(result.extras["timings_ms"])
+            segments[:] = [len(result)]
+
+        total = median_ms(full_run, repeat=repeat, warmup=warmup, device=device)
+        measured = stages[-repeat:]
+        extra = {
+            **common, "working_size": working or panoptic.DEFAULT_WORKING_SIZE,
+            "segments": segments[0],
+            **{f"{stage}_ms": round(statistics.median(t[stage] for t in measured), 2)
+               for stage in ("preprocess", "model", "postprocess")},
+        }
+        if working is not None:
+            report(name, total, **extra)
+            continue
+
+        def baseline() -> None:
+            inputs = loaded.processor(
+                images=image, return_tensors="pt", device=loaded.device,
+                size={"shortest_edge": panoptic.DEFAULT_WORKING_SIZE,
+                      "longest_edge": panoptic.LONGEST_EDGE},
+            )
+            with torch.inference_mode():
+                outputs = loaded.model(pixel_values=inputs["pixel_values"].to(loaded.device))
+            loaded.processor.post_process_panoptic_segmentation(
+                outputs, label_ids_to_fuse=set(loaded.stuff_ids), target_sizes=[(height, width)]
+            )
+
+        baseline_ms = median_ms(baseline, repeat=repeat, warmup=warmup, device=device)
+        report(name, total,
+               baseline="transformers Mask2FormerImageProcessor + model + "
+                        "post_process_panoptic_segmentation",
+               baseline_ms=baseline_ms, **extra)
