@@ -93,10 +93,10 @@ def build() -> None:
     """Lay out the tab and wire its events (inside the caller's Blocks context)."""
     gr.Markdown(INTRO)
     with gr.Row():
-        photo = file_image(label="Photo", sources=["upload", "clipboard"])
+        photo = file_image(label="Photo", sources=["upload", "clipboard"], elem_id="gt-photo")
         annotation = file_image(
             label="Annotation (values as stored; a trimap looks almost black)",
-            image_mode=None, sources=["upload", "clipboard"],
+            image_mode=None, sources=["upload", "clipboard"], elem_id="gt-annotation",
         )
     with gr.Row():
         object_value = gr.Dropdown(

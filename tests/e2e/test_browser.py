@@ -61,7 +61,7 @@ def test_a_bad_upload_gets_a_message_and_the_results_stay(page, tmp_path):
     before = output_image_sources(page, "Cut-out on black")
     bad = tmp_path / "holiday.png"
     bad.write_text("not an image at all")
-    page.locator("input[type=file]").first.set_input_files(str(bad))
+    page.locator("#gt-photo input[type=file]").set_input_files(str(bad))
     page.get_by_role("button", name="Show").click()
     toast = page.locator(".toast-message-text")
     toast.wait_for(timeout=30_000)
@@ -69,3 +69,29 @@ def test_a_bad_upload_gets_a_message_and_the_results_stay(page, tmp_path):
     assert "Traceback" not in page.inner_text("body")
     assert output_image_sources(page, "Cut-out on black") == before
     assert page.get_by_test_id("cell-0-2").inner_text() == "pet"
+
+
+def test_an_uploaded_photo_and_voc_palette_annotation(page, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    photo = np.zeros((40, 60, 3), np.uint8)
+    photo[..., 1] = 200
+    labels = np.zeros((40, 60), np.uint8)
+    labels[5:25, 10:30] = 15  # person
+    labels[24:26, :] = 255  # void border
+    annotation = Image.fromarray(labels, mode="P")
+    annotation.putpalette([0, 0, 0, *([128, 128, 128] * 255)])
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    annotation.save(tmp_path / "labels.png")
+
+    page.locator("#gt-photo input[type=file]").set_input_files(str(tmp_path / "photo.png"))
+    page.locator("#gt-annotation input[type=file]").set_input_files(str(tmp_path / "labels.png"))
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name="Show").click()
+    page.get_by_test_id("cell-1-2").get_by_text("person").wait_for(timeout=60_000)
+    stored = [page.get_by_test_id(f"cell-{row}-0").inner_text() for row in range(3)]
+    assert stored == ["0", "15", "255"]
+    assert page.get_by_test_id("cell-2-2").inner_text() == "void"
+    # value 1 is not in this annotation, so the status says which value is shown instead
+    assert "Value 1 does not occur in this annotation; showing 0." in page.inner_text("body")
