@@ -84,7 +84,7 @@ VARIANTS: dict[str, Variant] = {
 }
 DEFAULT_VARIANT = "resnet50"
 
-_MODELS = store.ModelCache()
+_MODELS = store.ModelFamily(lambda key, device: _build(VARIANTS[key], device))
 
 
 def get_variant(key: str) -> Variant:
@@ -97,17 +97,9 @@ def get_variant(key: str) -> Variant:
         ) from None
 
 
-def _resolve_device(device: torch.device | str | None) -> torch.device:
-    return store.choose_device() if device is None else torch.device(device)
-
-
-def _cache_key(key: str, device: torch.device) -> tuple[str, str, str]:
-    return (key, str(device), store.weights_mode())
-
-
 def is_loaded(key: str = DEFAULT_VARIANT, device: torch.device | str | None = None) -> bool:
     """True when ``key``'s model is already built on ``device`` (default: the chosen device)."""
-    return _MODELS.loaded(_cache_key(get_variant(key).key, _resolve_device(device)))
+    return _MODELS.is_loaded(get_variant(key).key, device)
 
 
 def load_model(key: str = DEFAULT_VARIANT, device: torch.device | str | None = None) -> DeepLabV3:
@@ -116,9 +108,7 @@ def load_model(key: str = DEFAULT_VARIANT, device: torch.device | str | None = N
     Raises :class:`segdemo.store.WeightsUnavailable` (one sentence with the fix) when
     pretrained weights are neither in the model store nor downloadable.
     """
-    spec = get_variant(key)
-    where = _resolve_device(device)
-    return _MODELS.get(_cache_key(spec.key, where), lambda: _build(spec, where))
+    return _MODELS.load(get_variant(key).key, device)
 
 
 def unload() -> None:
@@ -237,7 +227,7 @@ def segment(
     """
     spec = get_variant(variant)
     _check_image(image, spec)
-    where = _resolve_device(device)
+    where = store.resolve_device(device)
     if progress is not None and not is_loaded(spec.key, where):
         progress(0.0, f"Loading {spec.title} …")
     model = load_model(spec.key, where)

@@ -15,7 +15,7 @@ import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 from urllib.parse import urlparse
 
 import torch
@@ -62,6 +62,11 @@ def choose_device() -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def resolve_device(device: torch.device | str | None) -> torch.device:
+    """``device`` as a torch.device; None means :func:`choose_device`."""
+    return choose_device() if device is None else torch.device(device)
 
 
 def checkpoint_path(url: str) -> Path:
@@ -128,6 +133,7 @@ def _hash_prefix(url: str) -> str | None:
 
 
 T = TypeVar("T")
+M = TypeVar("M")
 
 
 class ModelCache:
@@ -159,6 +165,28 @@ class ModelCache:
     def clear(self) -> None:
         with self._lock:
             self._models.clear()
+
+
+class ModelFamily(Generic[M]):
+    """One adapter's models: built lazily by ``build(key, device)``, once per (key, device,
+    weights mode), thread-safe (a :class:`ModelCache` underneath)."""
+
+    def __init__(self, build: Callable[[str, torch.device], M]) -> None:
+        self._build = build
+        self._cache = ModelCache()
+
+    def _key(self, key: str, device: torch.device) -> tuple[str, str, str]:
+        return (key, str(device), weights_mode())
+
+    def load(self, key: str, device: torch.device | str | None = None) -> M:
+        where = resolve_device(device)
+        return self._cache.get(self._key(key, where), lambda: self._build(key, where))
+
+    def is_loaded(self, key: str, device: torch.device | str | None = None) -> bool:
+        return self._cache.loaded(self._key(key, resolve_device(device)))
+
+    def clear(self) -> None:
+        self._cache.clear()
 
 
 def hub_cache() -> Path:
