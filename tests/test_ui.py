@@ -3,7 +3,14 @@
 import gradio as gr
 import pytest
 
-from segdemo.ui import build_demo, common, groundtruth_tab, instance_tab, semantic_tab
+from segdemo.ui import (
+    build_demo,
+    common,
+    groundtruth_tab,
+    instance_tab,
+    panoptic_tab,
+    semantic_tab,
+)
 from tests.e2e.conftest import EXAMPLES
 
 PHOTO = str(EXAMPLES / "chelsea.png")
@@ -82,3 +89,26 @@ def test_the_demo_exposes_the_four_api_endpoints():
 def test_rerender_without_a_result_says_what_to_do():
     with pytest.raises(gr.Error, match="Run the model first"):
         common.rerender(None, [], 0.5)
+
+
+COCO_TINY = "facebook/mask2former-swin-tiny-coco-panoptic"
+
+
+@pytest.mark.parametrize(
+    ("run", "args", "message"),
+    [
+        (instance_tab.run, (PHOTO, "v9", 800, 0.5, [], True, [], 0.5), "Mask R-CNN variant"),
+        (instance_tab.run, (PHOTO, "v1", 123, 0.5, [], True, [], 0.5), "working size"),
+        (instance_tab.run, (PHOTO, "v1", 512, 2, [], True, [], 0.5), "score threshold"),
+        (instance_tab.run, (PHOTO, "v1", 512, 0.5, [], True, [], "x"), "Overlay opacity"),
+        (semantic_tab.run, (PHOTO, "resnet9", [], 0.5), "DeepLabV3 variant"),
+        (semantic_tab.run, (PHOTO, "resnet50", "cat", 0.5), "list of names"),
+        (panoptic_tab.run, (PHOTO, "nope", 384, [], 0.5), "Mask2Former checkpoint"),
+        (panoptic_tab.run, (PHOTO, COCO_TINY, 500, [], 0.5), "working size"),
+        (groundtruth_tab.run, (PHOTO, TRIMAP, 1.5, 0.5), "whole number"),
+        (groundtruth_tab.run, (PHOTO, TRIMAP, 1, float("nan")), "Overlay opacity"),
+    ],
+)
+def test_bad_option_values_are_named_before_any_model_runs(run, args, message):
+    with pytest.raises(gr.Error, match=message):
+        common.user_errors(run)(*args)

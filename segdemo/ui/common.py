@@ -200,3 +200,49 @@ def rerender(state: dict[str, Any] | None, picked: list[str] | None, alpha: floa
         raise gr.Error("Run the model first: there is no result to show yet.")
     seg = state["seg"]
     return view_values(state["image"], seg, selected_ids(seg, picked), alpha)
+
+
+# The events take their inputs raw (preprocess=False, for the uploads), so Gradio's own checks of
+# sliders and choices do not run: API callers can send anything, and these say what was wrong.
+
+
+def number_in(value: object, low: float, high: float, what: str) -> float:
+    """``value`` as a float in [low, high], or an InputError naming ``what``."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not low <= number <= high:
+        raise InputError(f"{what} must be a number from {low:g} to {high:g}, got {value!r}.")
+    return number
+
+
+def one_of(value: object, choices: Sequence[object], what: str) -> object:
+    """``value`` if it is one of ``choices``, or an InputError listing them."""
+    if value not in choices:
+        listed = ", ".join(repr(c) for c in choices)
+        raise InputError(f"{what} must be one of {listed}; got {value!r}.")
+    return value
+
+
+def labels_list(value: object, what: str) -> list[str]:
+    """A list of segment or class names (None means none), or an InputError."""
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"{what} must be a list of names, got {value!r}.")
+    return list(value)
+
+
+def whole(value: object) -> object:
+    """An API value that means a whole number (5, 5.0, "5") as an int; anything else as it is."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return value
+    return int(number) if number.is_integer() else value
+
+
+def opacity(value: object) -> float:
+    """The overlay opacity slider's value, checked."""
+    return number_in(value, 0, 1, "Overlay opacity")

@@ -8,10 +8,12 @@ from typing import Any
 import gradio as gr
 
 from segdemo import groundtruth
-from segdemo.images import load_image, read_annotation
+from segdemo.images import InputError, load_image, read_annotation
 from segdemo.ui.common import (
     Upload,
     file_image,
+    number_in,
+    opacity,
     require,
     result_view,
     user_errors,
@@ -34,6 +36,8 @@ def run(
     photo: Upload, annotation: Upload, object_value: float | None, alpha: float
 ) -> tuple[Any, ...]:
     """Decode the pair, tabulate the annotation's values and render the chosen object."""
+    alpha = opacity(alpha)
+    object_value = _object_value(object_value)
     image = load_image(require(photo, "a photo"))
     labels = read_annotation(require(annotation, "an annotation"), size=tuple(image.shape[-2:]))
     seg = groundtruth.annotation_segmentation(labels.values, labels.mode)
@@ -41,7 +45,7 @@ def run(
     chosen = _chosen_value(object_value, stored)
     note = (
         f"Value {int(object_value)} does not occur in this annotation; showing {chosen}. "
-        if object_value is not None and chosen != int(object_value) else ""
+        if object_value is not None and chosen != object_value else ""
     )
     rows = groundtruth.value_table(seg, labels.to_tensor)
     table = [[r.stored, _rounded(r.to_tensor), r.label, r.pixels, f"{r.share:.1%}"] for r in rows]
@@ -69,17 +73,26 @@ def rerender(state: dict[str, Any] | None, object_value: float | None, alpha: fl
     if not state:
         raise gr.Error("Press Show first: there is no annotation loaded yet.")
     stored: list[int] = state["seg"].extras["values"]
-    return _view_values(state, _chosen_value(object_value, stored), alpha)
+    return _view_values(state, _chosen_value(_object_value(object_value), stored), opacity(alpha))
+
+
+def _object_value(value: object) -> int | None:
+    if value is None:
+        return None
+    number = number_in(value, 0, 2**31 - 1, "Object value")
+    if number != int(number):
+        raise InputError(f"Object value must be a whole number, got {value!r}.")
+    return int(number)
 
 
 def _rounded(value: float | None) -> float | str:
     return "—" if value is None else round(value, 6)
 
 
-def _chosen_value(object_value: float | None, stored: list[int]) -> int:
+def _chosen_value(object_value: int | None, stored: list[int]) -> int:
     """The user's value if the annotation has it, else 1 (the trimaps' pet), else the first."""
-    if object_value is not None and int(object_value) in stored:
-        return int(object_value)
+    if object_value in stored:
+        return object_value
     default = groundtruth.DEFAULT_OBJECT_VALUE
     return default if default in stored else stored[0]
 

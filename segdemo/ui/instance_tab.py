@@ -12,6 +12,10 @@ from segdemo.ui.common import (
     Upload,
     cached,
     file_image,
+    labels_list,
+    number_in,
+    one_of,
+    opacity,
     photo_for_models,
     picker_update,
     progress_callback,
@@ -20,6 +24,7 @@ from segdemo.ui.common import (
     status_line,
     user_errors,
     view_values,
+    whole,
 )
 from segdemo.ui.groundtruth_tab import EXAMPLES_DIR
 
@@ -36,6 +41,10 @@ def run(
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented idiom
 ) -> tuple[Any, ...]:
     """Detect with Mask R-CNN once, then show the detections that pass the filters."""
+    one_of(variant, list(instance.VARIANTS), "The Mask R-CNN variant")
+    working_size = int(one_of(whole(working_size), instance.WORKING_SIZES, "The working size"))
+    number_in(threshold, instance.SCORE_FLOOR, 1, "The score threshold")  # before the model runs
+    opacity(alpha)
     image, note = photo_for_models(photo)
     dets = cached(
         "instance", image, (variant, int(working_size)),
@@ -58,15 +67,20 @@ def refilter(
 
 
 def _show(
-    state: dict[str, Any], threshold: float, classes: list[str] | None, boxes: bool,
-    picked: list[str] | None, alpha: float, *, new_image: bool,
+    state: dict[str, Any], threshold: object, classes: object, boxes: object,
+    picked: object, alpha: object, *, new_image: bool,
 ) -> tuple[Any, ...]:
+    threshold = number_in(threshold, instance.SCORE_FLOOR, 1, "The score threshold")
+    classes = labels_list(classes, "The class filter")
+    picked, alpha = labels_list(picked, "The picked instances"), opacity(alpha)
+    boxes = bool(one_of(boxes, [True, False], "Show boxes"))
     dets: instance.Detections = state["dets"]
-    seg = instance.to_segmentation(dets, score_threshold=threshold, classes=classes or None)
-    state = {**state, "seg": seg}
     # The class filter lists every class detected above the score floor, most confident first.
     found = list(dict.fromkeys(dets.categories[i] for i in dets.labels.tolist()))
-    class_filter = gr.update(choices=found, value=[c for c in classes or () if c in found])
+    classes = [c for c in classes if c in found]
+    seg = instance.to_segmentation(dets, score_threshold=threshold, classes=classes or None)
+    state = {**state, "seg": seg}
+    class_filter = gr.update(choices=found, value=classes)
     picker, value = picker_update(seg, picked, [] if new_image else (picked or []))
     values = view_values(state["image"], seg, selected_ids(seg, value), alpha, boxes=boxes)
     status = status_line(seg, state["note"]) + f" · {len(dets)} detections ≥ " \

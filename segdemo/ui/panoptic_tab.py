@@ -13,6 +13,9 @@ from segdemo.ui.common import (
     Upload,
     cached,
     file_image,
+    labels_list,
+    one_of,
+    opacity,
     photo_for_models,
     picker_update,
     progress_callback,
@@ -22,6 +25,7 @@ from segdemo.ui.common import (
     status_line,
     user_errors,
     view_values,
+    whole,
 )
 from segdemo.ui.groundtruth_tab import EXAMPLES_DIR
 
@@ -33,6 +37,9 @@ def run(
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented idiom
 ) -> tuple[Any, ...]:
     """Run Mask2Former and render the picked segments (default: the things)."""
+    one_of(checkpoint, list(panoptic.CHECKPOINTS), "The Mask2Former checkpoint")
+    working_size = int(one_of(whole(working_size), panoptic.WORKING_SIZES, "The working size"))
+    picked, alpha = labels_list(picked, "The picked segments"), opacity(alpha)
     image, note = photo_for_models(photo)
     seg = cached(
         "panoptic", image, (checkpoint, int(working_size)),

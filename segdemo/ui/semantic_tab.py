@@ -12,6 +12,9 @@ from segdemo.ui.common import (
     Upload,
     cached,
     file_image,
+    labels_list,
+    one_of,
+    opacity,
     photo_for_models,
     picker_update,
     progress_callback,
@@ -36,6 +39,8 @@ def run(
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented idiom
 ) -> tuple[Any, ...]:
     """Run DeepLabV3 on the photo and render the picked classes (default: all but background)."""
+    one_of(variant, list(semantic.VARIANTS), "The DeepLabV3 variant")
+    picked, alpha = labels_list(picked, "The picked classes"), opacity(alpha)
     image, note = photo_for_models(photo)
     seg = cached(
         "semantic", image, (variant,),
