@@ -7,6 +7,7 @@ import html
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import gradio as gr
@@ -24,6 +25,10 @@ log = logging.getLogger("segdemo")
 P = ParamSpec("P")
 R = TypeVar("R")
 MODEL_CONCURRENCY_ID = "models"
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent.parent / "assets" / "examples"
+PHOTO_EXAMPLES = [
+    [str(EXAMPLES_DIR / name)] for name in ("chelsea.png", "astronaut.jpg", "rocket.jpg")
+]
 Upload = str | dict[str, Any] | None  # a file path, or Gradio's file data (preprocess=False)
 UNTRAINED_BANNER = (
     "⚠️ **Untrained weights** (`SEGDEMO_WEIGHTS=random`): the models run with random weights, so "

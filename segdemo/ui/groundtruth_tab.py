@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -10,6 +9,7 @@ import gradio as gr
 from segdemo import groundtruth
 from segdemo.images import InputError, load_image, read_annotation
 from segdemo.ui.common import (
+    EXAMPLES_DIR,
     Upload,
     file_image,
     number_in,
@@ -20,7 +20,6 @@ from segdemo.ui.common import (
     view_values,
 )
 
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent.parent / "assets" / "examples"
 EXAMPLES = [[str(EXAMPLES_DIR / "chelsea.png"), str(EXAMPLES_DIR / "chelsea_trimap.png"), 1, 0.5]]
 TABLE_HEADERS = ["value as stored", "after ToTensor", "label", "pixels", "share of image"]
 INTRO = """

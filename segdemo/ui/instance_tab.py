@@ -9,6 +9,7 @@ import gradio as gr
 from segdemo import instance
 from segdemo.ui.common import (
     MODEL_CONCURRENCY_ID,
+    PHOTO_EXAMPLES,
     Upload,
     cached,
     file_image,
@@ -26,7 +27,6 @@ from segdemo.ui.common import (
     view_values,
     whole,
 )
-from segdemo.ui.groundtruth_tab import EXAMPLES_DIR
 
 INTRO = """
 **Instance segmentation** finds each object and gives it its own mask: two cats are "cat 1" and
@@ -104,7 +104,7 @@ def build() -> None:
                 "at; smaller is faster on a CPU and loses small objects first",
             )
             go = gr.Button("Detect", variant="primary")
-    gr.Examples([[str(EXAMPLES_DIR / "chelsea.png")]], inputs=[photo], label="Example")
+    gr.Examples(PHOTO_EXAMPLES, inputs=[photo], label="Examples (scikit-image, free to use)")
     status = gr.Markdown(min_height=40)
     with gr.Row():
         threshold = gr.Slider(

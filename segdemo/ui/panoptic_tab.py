@@ -10,6 +10,7 @@ from segdemo import panoptic
 from segdemo.result import Segmentation
 from segdemo.ui.common import (
     MODEL_CONCURRENCY_ID,
+    PHOTO_EXAMPLES,
     Upload,
     cached,
     file_image,
@@ -27,7 +28,6 @@ from segdemo.ui.common import (
     view_values,
     whole,
 )
-from segdemo.ui.groundtruth_tab import EXAMPLES_DIR
 
 TABLE_HEADERS = ["label", "kind", "score", "area", "share of image"]
 
@@ -84,7 +84,7 @@ def build() -> None:
             )
             alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Overlay opacity")
             go = gr.Button("Segment", variant="primary")
-    gr.Examples([[str(EXAMPLES_DIR / "chelsea.png")]], inputs=[photo], label="Example")
+    gr.Examples(PHOTO_EXAMPLES, inputs=[photo], label="Examples (scikit-image, free to use)")
     status = gr.Markdown(min_height=40)
     table = gr.Dataframe(headers=TABLE_HEADERS, label="Segments", interactive=False)
     picked = gr.CheckboxGroup(label="Segments to cut out", choices=[])

@@ -9,6 +9,7 @@ import gradio as gr
 from segdemo import semantic
 from segdemo.ui.common import (
     MODEL_CONCURRENCY_ID,
+    PHOTO_EXAMPLES,
     Upload,
     cached,
     file_image,
@@ -25,7 +26,6 @@ from segdemo.ui.common import (
     user_errors,
     view_values,
 )
-from segdemo.ui.groundtruth_tab import EXAMPLES_DIR
 
 INTRO = """
 **Semantic segmentation** gives every pixel one of the model's classes — here the 21 Pascal VOC
@@ -66,7 +66,7 @@ def build() -> None:
             )
             alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Overlay opacity")
             go = gr.Button("Segment", variant="primary")
-    gr.Examples([[str(EXAMPLES_DIR / "chelsea.png")]], inputs=[photo], label="Example")
+    gr.Examples(PHOTO_EXAMPLES, inputs=[photo], label="Examples (scikit-image, free to use)")
     status = gr.Markdown(min_height=40)
     picked = gr.CheckboxGroup(label="Classes to cut out", choices=[])
     view = result_view("Classes over the photo")
