@@ -112,3 +112,26 @@ COCO_TINY = "facebook/mask2former-swin-tiny-coco-panoptic"
 def test_bad_option_values_are_named_before_any_model_runs(run, args, message):
     with pytest.raises(gr.Error, match=message):
         common.user_errors(run)(*args)
+
+
+def click(x: int, y: int) -> gr.SelectData:
+    return gr.SelectData(None, {"index": [x, y], "value": None, "selected": True})
+
+
+def test_clicking_the_overlay_picks_the_value_or_segment_under_the_cursor():
+    *_, state = groundtruth_tab.run(PHOTO, TRIMAP, 1, 0.5)
+    import numpy as np
+    from PIL import Image
+
+    trimap = np.array(Image.open(TRIMAP))
+    y, x = (int(v[0]) for v in np.nonzero(trimap == 3))
+    value, *view = groundtruth_tab.pick_by_click(state, 0.5, click(x, y))
+    assert value == 3 and len(view) == 5
+    # model tabs toggle the label under the cursor in the picker
+    names, *_ = common.pick_by_click(state, ["border"], 0.5, click(x, y))
+    assert names == []
+    names, *_ = common.pick_by_click(state, [], 0.5, click(x, y))
+    assert names == ["border"]
+    assert common.pick_by_click(state, ["pet"], 0.5, click(10_000, 5))[0] == ["pet"]
+    with pytest.raises(gr.Error, match="Run the model first"):
+        common.pick_by_click(None, [], 0.5, click(0, 0))

@@ -127,7 +127,10 @@ def view_values(
 def result_view(overlay_label: str) -> ResultView:
     """Lay out the result components (inside the caller's Blocks context)."""
     with gr.Row():
-        overlay = gr.Image(label=overlay_label, format="png", interactive=False, scale=3)
+        overlay = gr.Image(
+            label=f"{overlay_label} — click a segment to pick it", format="png",
+            interactive=False, scale=3,
+        )
         legend = gr.HTML(label="Legend")
     with gr.Row():
         mask = gr.Image(label="Binary mask (white = selected)", format="png", interactive=False)
@@ -251,3 +254,32 @@ def whole(value: object) -> object:
 def opacity(value: object) -> float:
     """The overlay opacity slider's value, checked."""
     return number_in(value, 0, 1, "Overlay opacity")
+
+
+def label_at(state: dict[str, Any] | None, event: gr.SelectData) -> str | None:
+    """The label of the segment under a click on the overlay (one id-map lookup), if any."""
+    if not state or "seg" not in state:
+        raise gr.Error("Run the model first: there is no result to click on yet.")
+    seg: Segmentation = state["seg"]
+    x, y = (int(v) for v in event.index)
+    height, width = seg.size
+    if not (0 <= x < width and 0 <= y < height):
+        return None
+    segment_id = int(seg.ids[y, x])
+    return seg.segment(segment_id).label if segment_id else None
+
+
+def toggled(picked: object, label: str | None) -> list[str]:
+    """The picked labels with ``label`` added, or removed if it was picked."""
+    names = labels_list(picked, "The picked segments")
+    if label is None:
+        return names
+    return [n for n in names if n != label] if label in names else [*names, label]
+
+
+def pick_by_click(
+    state: dict[str, Any] | None, picked: list[str] | None, alpha: float, event: gr.SelectData
+) -> tuple[Any, ...]:
+    """Click on the overlay: toggle the segment under the cursor in the picker, re-render."""
+    names = toggled(picked, label_at(state, event))
+    return (names, *rerender(state, names, alpha))

@@ -75,6 +75,18 @@ def rerender(state: dict[str, Any] | None, object_value: float | None, alpha: fl
     return _view_values(state, _chosen_value(_object_value(object_value), stored), opacity(alpha))
 
 
+def pick_by_click(state: dict[str, Any] | None, alpha: float, event: gr.SelectData):
+    """Click on the overlay: the value under the cursor becomes the object value."""
+    if not state:
+        raise gr.Error("Press Show first: there is no annotation loaded yet.")
+    seg = state["seg"]
+    height, width = seg.size
+    x, y = (int(v) for v in event.index)
+    segment_id = int(seg.ids[min(max(y, 0), height - 1), min(max(x, 0), width - 1)])
+    value = seg.extras["values"][segment_id - 1]
+    return (value, *_view_values(state, value, opacity(alpha)))
+
+
 def _object_value(value: object) -> int | None:
     if value is None:
         return None
@@ -112,8 +124,8 @@ def build() -> None:
         )
     with gr.Row():
         object_value = gr.Dropdown(
-            label="Object value (counts as 1 in the mask)", choices=[1, 2, 3], value=1,
-            allow_custom_value=False,
+            label="Object value (counts as 1 in the mask; or click the overlay)",
+            choices=[1, 2, 3], value=1, allow_custom_value=False, elem_id="gt-object-value",
         )
         alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Overlay opacity")
         show = gr.Button("Show", variant="primary")
@@ -141,4 +153,8 @@ def build() -> None:
         [object_value.input, alpha.release], user_errors(rerender), [state, object_value, alpha],
         view.outputs, api_name="groundtruth_render", api_visibility="undocumented",
         show_progress="hidden", trigger_mode="always_last",
+    )
+    view.overlay.select(
+        user_errors(pick_by_click), [state, alpha], [object_value, *view.outputs],
+        api_visibility="private", show_progress="hidden",
     )

@@ -13,6 +13,7 @@ from segdemo.ui.common import (
     Upload,
     cached,
     file_image,
+    label_at,
     labels_list,
     number_in,
     one_of,
@@ -23,6 +24,7 @@ from segdemo.ui.common import (
     result_view,
     selected_ids,
     status_line,
+    toggled,
     user_errors,
     view_values,
     whole,
@@ -86,6 +88,15 @@ def _show(
     status = status_line(seg, state["note"]) + f" · {len(dets)} detections ≥ " \
         f"{instance.SCORE_FLOOR:g} · shown ≥ {threshold:g}"
     return (status, class_filter, picker, *values, state)
+
+
+def pick_by_click(
+    state: dict[str, Any] | None, threshold: float, classes: list[str] | None, boxes: bool,
+    picked: list[str] | None, alpha: float, event: gr.SelectData,
+) -> tuple[Any, ...]:
+    """Click on the overlay: toggle the instance under the cursor, re-render."""
+    picked = toggled(picked, label_at(state, event))
+    return refilter(state, threshold, classes, boxes, picked, alpha)
 
 
 def build() -> None:

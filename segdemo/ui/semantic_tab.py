@@ -17,6 +17,7 @@ from segdemo.ui.common import (
     one_of,
     opacity,
     photo_for_models,
+    pick_by_click,
     picker_update,
     progress_callback,
     rerender,
@@ -81,4 +82,8 @@ def build() -> None:
         [picked.input, alpha.release], user_errors(rerender), [state, picked, alpha],
         view.outputs, api_name="semantic_render", api_visibility="undocumented",
         show_progress="hidden", trigger_mode="always_last",
+    )
+    view.overlay.select(
+        user_errors(pick_by_click), [state, picked, alpha], [picked, *view.outputs],
+        api_visibility="private", show_progress="hidden",
     )

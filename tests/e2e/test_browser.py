@@ -95,3 +95,19 @@ def test_an_uploaded_photo_and_voc_palette_annotation(page, tmp_path):
     assert page.get_by_test_id("cell-2-2").inner_text() == "void"
     # value 1 is not in this annotation, so the status says which value is shown instead
     assert "Value 1 does not occur in this annotation; showing 0." in page.inner_text("body")
+
+
+def test_clicking_the_overlay_picks_the_value_under_the_cursor(page):
+    page.locator("img[src*='chelsea.png']").first.click()
+    page.get_by_test_id("cell-0-1").get_by_text("0.003922").wait_for(timeout=60_000)
+    overlay = page.locator(".block", has=page.get_by_text("click a segment to pick it")).locator(
+        "img"
+    ).first
+    box = overlay.bounding_box()
+    # the right edge of chelsea.png is background (trimap value 2) at mid height
+    overlay.click(position={"x": box["width"] * 0.975, "y": box["height"] * 0.5})
+    page.wait_for_function(
+        "() => document.querySelector('#gt-object-value input').value.startsWith('2')",
+        timeout=30_000,
+    )
+    assert page.locator("#gt-object-value input").input_value() == "2 (background)"
