@@ -279,38 +279,6 @@ class Detections:
 # --------------------------------------------------------------------------- the model
 
 
-_MODELS = ModelFamily(lambda key, device: _build(VARIANTS[key], device))
-
-
-def get_variant(key: str) -> Variant:
-    """The :class:`Variant` named ``key``; ValueError naming the choices otherwise."""
-    try:
-        return VARIANTS[key]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown Mask R-CNN variant {key!r}; choose one of {list(VARIANTS)}"
-        ) from None
-
-
-def is_loaded(key: str = DEFAULT_VARIANT, device: torch.device | str | None = None) -> bool:
-    """True when ``key``'s model is already built on ``device`` (default: the chosen device)."""
-    return _MODELS.is_loaded(get_variant(key).key, device)
-
-
-def load_model(key: str = DEFAULT_VARIANT, device: torch.device | str | None = None) -> MaskRCNN:
-    """The eval-mode Mask R-CNN ``key`` on ``device``, built once per (variant, device, weights).
-
-    Raises :class:`segdemo.store.WeightsUnavailable` (one sentence with the fix) when
-    pretrained weights are neither in the model store nor downloadable.
-    """
-    return _MODELS.load(get_variant(key).key, device)
-
-
-def unload() -> None:
-    """Forget every loaded model (e.g. to free GPU memory after an out-of-memory error)."""
-    _MODELS.clear()
-
-
 def _build(spec: Variant, device: torch.device) -> MaskRCNN:
     # One path for both weight modes: build empty (no download), then load a full state dict
     # with strict=True, from the store or the model's own seeded initialisation. Pretrained
@@ -333,6 +301,13 @@ def _build(spec: Variant, device: torch.device) -> MaskRCNN:
         # 1080p: v1 4.25 -> 3.93 s, v2 5.9 -> 5.4 s); results equal up to float rounding.
         model = model.to(memory_format=torch.channels_last)
     return model.to(device)
+
+
+_MODELS = ModelFamily("Mask R-CNN", VARIANTS, DEFAULT_VARIANT, _build)
+get_variant = _MODELS.spec
+load_model = _MODELS.load
+is_loaded = _MODELS.is_loaded
+unload = _MODELS.clear
 
 
 def _match_pretrained_architecture(model: MaskRCNN, spec: Variant) -> None:

@@ -84,37 +84,6 @@ VARIANTS: dict[str, Variant] = {
 }
 DEFAULT_VARIANT = "resnet50"
 
-_MODELS = store.ModelFamily(lambda key, device: _build(VARIANTS[key], device))
-
-
-def get_variant(key: str) -> Variant:
-    """The :class:`Variant` named ``key``; ValueError naming the choices otherwise."""
-    try:
-        return VARIANTS[key]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown DeepLabV3 variant {key!r}; choose one of {list(VARIANTS)}"
-        ) from None
-
-
-def is_loaded(key: str = DEFAULT_VARIANT, device: torch.device | str | None = None) -> bool:
-    """True when ``key``'s model is already built on ``device`` (default: the chosen device)."""
-    return _MODELS.is_loaded(get_variant(key).key, device)
-
-
-def load_model(key: str = DEFAULT_VARIANT, device: torch.device | str | None = None) -> DeepLabV3:
-    """The eval-mode model for ``key`` on ``device``, built once per (variant, device, weights).
-
-    Raises :class:`segdemo.store.WeightsUnavailable` (one sentence with the fix) when
-    pretrained weights are neither in the model store nor downloadable.
-    """
-    return _MODELS.load(get_variant(key).key, device)
-
-
-def unload() -> None:
-    """Forget every loaded model (e.g. to free GPU memory after an out-of-memory error)."""
-    _MODELS.clear()
-
 
 def _build(spec: Variant, device: torch.device) -> DeepLabV3:
     # One path for both weight modes: build empty (no download), then load a full state dict.
@@ -138,6 +107,13 @@ def _build(spec: Variant, device: torch.device) -> DeepLabV3:
         model = model.to(memory_format=torch.channels_last)
     # fp32 on CUDA too: half precision was not checked on a GPU to give the same classes.
     return model.to(device)
+
+
+_MODELS = store.ModelFamily("DeepLabV3", VARIANTS, DEFAULT_VARIANT, _build)
+get_variant = _MODELS.spec
+load_model = _MODELS.load
+is_loaded = _MODELS.is_loaded
+unload = _MODELS.clear
 
 
 def preprocess(image: torch.Tensor, weights: WeightsEnum) -> torch.Tensor:

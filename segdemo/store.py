@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
 from urllib.parse import urlparse
@@ -134,6 +134,7 @@ def _hash_prefix(url: str) -> str | None:
 
 T = TypeVar("T")
 M = TypeVar("M")
+S = TypeVar("S")
 
 
 class ModelCache:
@@ -167,25 +168,48 @@ class ModelCache:
             self._models.clear()
 
 
-class ModelFamily(Generic[M]):
-    """One adapter's models: built lazily by ``build(key, device)``, once per (key, device,
-    weights mode), thread-safe (a :class:`ModelCache` underneath)."""
+class ModelFamily(Generic[S, M]):
+    """One adapter's models: ``variants`` (key → spec) built lazily by ``build(spec, device)``,
+    once per (key, device, weights mode), thread-safe (a :class:`ModelCache` underneath)."""
 
-    def __init__(self, build: Callable[[str, torch.device], M]) -> None:
+    def __init__(
+        self, name: str, variants: Mapping[str, S], default: str,
+        build: Callable[[S, torch.device], M],
+    ) -> None:
+        self.name, self.variants, self.default = name, variants, default
         self._build = build
         self._cache = ModelCache()
 
+    def spec(self, key: str) -> S:
+        """The spec named ``key``; ValueError naming the choices otherwise."""
+        try:
+            return self.variants[key]
+        except (KeyError, TypeError):
+            raise ValueError(
+                f"unknown {self.name} variant {key!r}; choose one of {list(self.variants)}"
+            ) from None
+
     def _key(self, key: str, device: torch.device) -> tuple[str, str, str]:
+        self.spec(key)
         return (key, str(device), weights_mode())
 
-    def load(self, key: str, device: torch.device | str | None = None) -> M:
-        where = resolve_device(device)
-        return self._cache.get(self._key(key, where), lambda: self._build(key, where))
+    def load(self, key: str | None = None, device: torch.device | str | None = None) -> M:
+        """The model ``key`` (default: the family's default) on ``device``, built once.
 
-    def is_loaded(self, key: str, device: torch.device | str | None = None) -> bool:
+        Raises WeightsUnavailable (one sentence with the fix) when pretrained weights are
+        neither in the model store nor downloadable.
+        """
+        key = self.default if key is None else key
+        where = resolve_device(device)
+        return self._cache.get(self._key(key, where), lambda: self._build(self.spec(key), where))
+
+    def is_loaded(self, key: str | None = None, device: torch.device | str | None = None) -> bool:
+        """True when ``key``'s model is already built on ``device``."""
+        key = self.default if key is None else key
         return self._cache.loaded(self._key(key, resolve_device(device)))
 
     def clear(self) -> None:
+        """Forget every loaded model (e.g. to free GPU memory after an out-of-memory error)."""
         self._cache.clear()
 
 
