@@ -18,6 +18,8 @@ programming errors (wrong Python type, wrong tensor dtype).
 
 from __future__ import annotations
 
+import base64
+import io
 import logging
 import math
 import os
@@ -632,6 +634,18 @@ def to_numpy_hwc(image: torch.Tensor) -> np.ndarray:
     elif image.ndim != 2:
         raise ValueError(f"expected [C, H, W] or [H, W], got shape {tuple(image.shape)}")
     return image.detach().contiguous().cpu().numpy()
+
+
+def jpeg_data_url(image: torch.Tensor, *, max_side: int = 960, quality: int = 85) -> str:
+    """A small JPEG preview of uint8 [3, H, W] (any device) as a ``data:`` URL, for inline HTML.
+
+    Scaled down (never up) so its longest side is at most ``max_side``.
+    """
+    preview = Image.fromarray(to_numpy_hwc(image))
+    preview.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    preview.save(buffer, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _atomic_save(im: Image.Image, path: str | os.PathLike, **params: object) -> Path:

@@ -135,3 +135,28 @@ def test_clicking_the_overlay_picks_the_value_or_segment_under_the_cursor():
     assert common.pick_by_click(state, ["pet"], 0.5, click(10_000, 5))[0] == ["pet"]
     with pytest.raises(gr.Error, match="Run the model first"):
         common.pick_by_click(None, [], 0.5, click(0, 0))
+
+
+def test_hover_map_names_each_box_smallest_on_top_and_escapes_labels():
+    import base64
+    import io
+
+    import torch
+    from PIL import Image
+
+    from segdemo.result import Segment, Segmentation
+
+    ids = torch.zeros(20, 30, dtype=torch.int32)
+    ids[2:8, 3:9] = 1
+    ids[10:18, 5:25] = 2
+    segments = (
+        Segment(1, 1, "<dog> 1 · 0.97", 0.97, True, (3.0, 2.0, 9.0, 8.0)),
+        Segment(2, 1, "dog 2 · 0.91", 0.91, True, (5.0, 10.0, 25.0, 18.0)),
+    )
+    seg = Segmentation(ids, segments, ("__background__", "dog"), "instance")
+    page = common.hover_map_html(torch.zeros(3, 20, 30, dtype=torch.uint8), seg)
+    assert page.count("<title>") == 2 and "&lt;dog&gt; 1 · 0.97" in page and "<dog>" not in page
+    assert page.index("dog 2 · 0.91") < page.index("&lt;dog&gt; 1")  # larger box drawn first
+    assert 'viewBox="0 0 30 20"' in page
+    data = page.split('src="data:image/jpeg;base64,')[1].split('"')[0]
+    assert Image.open(io.BytesIO(base64.b64decode(data))).size == (30, 20)

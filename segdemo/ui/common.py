@@ -16,7 +16,7 @@ from torchvision.transforms.v2 import functional as tvf
 
 from segdemo import masks
 from segdemo.cache import ResultCache, image_key
-from segdemo.images import InputError, load_image, to_numpy_hwc
+from segdemo.images import InputError, jpeg_data_url, load_image, to_numpy_hwc
 from segdemo.render import render
 from segdemo.result import Segmentation
 from segdemo.store import WeightsUnavailable, weights_mode
@@ -111,17 +111,19 @@ class ResultView:
 
 def view_values(
     image: torch.Tensor, seg: Segmentation, selected: Sequence[int], alpha: float,
-    *, boxes: bool = False,
+    *, boxes: bool = False, hover: bool = False,
 ) -> tuple[Any, ...]:
-    """What a ResultView shows for ``seg`` over ``image`` with ``selected`` segment ids."""
+    """What a ResultView shows for ``seg`` over ``image`` with ``selected`` segment ids;
+    ``hover`` appends :func:`hover_map_html` of the overlay."""
     shown = render(image, seg, selected, alpha, boxes=boxes)
-    return (
+    values = (
         to_numpy_hwc(shown.overlay),
         masks.legend_html(shown.legend),
         to_numpy_hwc(shown.mask.to(torch.uint8) * 255),
         to_numpy_hwc(shown.on_black),
         to_numpy_hwc(shown.cutout),
     )
+    return (*values, hover_map_html(shown.overlay, seg)) if hover else values
 
 
 def result_view(overlay_label: str) -> ResultView:
@@ -283,3 +285,38 @@ def pick_by_click(
     """Click on the overlay: toggle the segment under the cursor in the picker, re-render."""
     names = toggled(picked, label_at(state, event))
     return (names, *rerender(state, names, alpha))
+
+
+HOVER_STYLE = (
+    "<style>.segdemo-hover{position:relative;max-width:960px}"
+    ".segdemo-hover img{width:100%;display:block}"
+    ".segdemo-hover svg{position:absolute;inset:0;width:100%;height:100%}"
+    ".segdemo-hover rect{fill:transparent;pointer-events:all}"
+    ".segdemo-hover rect:hover{fill:rgba(255,255,255,.3)}</style>"
+)
+
+
+def hover_map_html(overlay: torch.Tensor, seg: Segmentation) -> str:
+    """A preview of ``overlay`` (uint8 [3,H,W]) on which hovering a box names its segment.
+
+    The boxes are an SVG layer in the photo's own coordinates, each with a <title> tooltip;
+    smaller boxes are drawn last, so they stay reachable inside larger ones.
+    """
+    height, width = seg.size
+    palette = masks.segment_palette(seg).tolist()
+    boxed = sorted(
+        (s for s in seg.segments if s.box is not None),
+        key=lambda s: -(s.box[2] - s.box[0]) * (s.box[3] - s.box[1]),  # type: ignore[index]
+    )
+    stroke = max(2, round(max(height, width) / 300))
+    rects = "".join(
+        f'<rect x="{s.box[0]:.1f}" y="{s.box[1]:.1f}" width="{s.box[2] - s.box[0]:.1f}" '
+        f'height="{s.box[3] - s.box[1]:.1f}" stroke="#{"".join(f"{c:02x}" for c in palette[s.id])}"'
+        f' stroke-width="{stroke}"><title>{html.escape(s.label)}</title></rect>'
+        for s in boxed
+    )
+    return (
+        f'{HOVER_STYLE}<div class="segdemo-hover"><img src="{jpeg_data_url(overlay)}" '
+        f'alt="instances over the photo"><svg viewBox="0 0 {width} {height}" '
+        f'preserveAspectRatio="none">{rects}</svg></div>'
+    )

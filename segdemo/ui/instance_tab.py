@@ -84,7 +84,9 @@ def _show(
     state = {**state, "seg": seg}
     class_filter = gr.update(choices=found, value=classes)
     picker, value = picker_update(seg, picked, [] if new_image else (picked or []))
-    values = view_values(state["image"], seg, selected_ids(seg, value), alpha, boxes=boxes)
+    values = view_values(
+        state["image"], seg, selected_ids(seg, value), alpha, boxes=boxes, hover=True
+    )
     status = status_line(seg, state["note"]) + f" · {len(dets)} detections ≥ " \
         f"{instance.SCORE_FLOOR:g} · shown ≥ {threshold:g}"
     return (status, class_filter, picker, *values, state)
@@ -128,9 +130,11 @@ def build() -> None:
     )
     picked = gr.CheckboxGroup(label="Instances to cut out", choices=[])
     view = result_view("Instances over the photo")
+    with gr.Accordion("Hover map: point at a box to name its object", open=True):
+        hover = gr.HTML()
     state = gr.State()
 
-    outputs = [status, classes, picked, *view.outputs, state]
+    outputs = [status, classes, picked, *view.outputs, hover, state]
     go.click(
         user_errors(run), [photo, variant, working_size, threshold, classes, boxes, picked, alpha],
         outputs, api_name="instance", concurrency_id=MODEL_CONCURRENCY_ID, preprocess=False,

@@ -35,11 +35,12 @@ def test_semantic_returns_an_overlay_at_the_photos_size(client):
 
 
 def test_instance_returns_an_overlay_at_the_photos_size(client):
-    status, _classes, _picker, *view = client.predict(
+    status, _classes, _picker, *view, hover = client.predict(
         handle_file(str(PHOTO)), "v1", 512, 0.05, [], True, [], 0.5, api_name="/instance"
     )
     assert "Mask R-CNN v1" in status
     assert_view(*view)
+    assert hover.count("<title>") >= 1 and "data:image/jpeg;base64," in hover
 
 
 def test_panoptic_returns_an_overlay_at_the_photos_size(client):
