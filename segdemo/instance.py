@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -370,7 +369,7 @@ def detect(
     yet), running and done.
     """
     spec = get_variant(variant)
-    _check_image(image, spec)
+    store.check_image(image, title=spec.title, min_size=spec.weights.meta.get("min_size", (1, 1)))
     if working_size is not None and (
         not _is_int(working_size)
         or not WORKING_SIZE_RANGE[0] <= working_size <= WORKING_SIZE_RANGE[1]
@@ -388,9 +387,9 @@ def detect(
     transform = _transform_for(model, working_size)
     height, width = int(image.shape[1]), int(image.shape[2])
     with torch.inference_mode():
-        start = _sync(where)
+        start = store.clock(where)
         raw = _run(model, transform, image.to(where, non_blocking=True))
-        ran = _sync(where)
+        ran = store.clock(where)
     # Copies made outside inference mode (≈0.3 MB): ordinary tensors that callers may edit.
     dets = Detections(
         boxes=raw["boxes"].to(torch.float32).clone(), scores=raw["scores"].clone(),
@@ -541,25 +540,8 @@ def segment(
 # --------------------------------------------------------------------------- validation
 
 
-def _check_image(image: object, spec: Variant) -> None:
-    if not isinstance(image, torch.Tensor):
-        raise TypeError(f"image must be a torch.Tensor, got a {type(image).__name__}")
-    if image.dtype != torch.uint8:
-        raise ValueError(f"image must be uint8, got {image.dtype}")
-    if image.ndim != 3 or image.shape[0] != 3:
-        raise ValueError(f"image must have shape [3, H, W], got {tuple(image.shape)}")
-    min_h, min_w = spec.weights.meta.get("min_size", (1, 1))
-    if image.shape[1] < min_h or image.shape[2] < min_w:
-        raise ValueError(
-            f"image must be at least {min_h}x{min_w} pixels for {spec.title}, "
-            f"got {tuple(image.shape[1:])}"
-        )
 
 
-def _sync(device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter()
 
 
 def _check_threshold(value: Any) -> float:

@@ -41,6 +41,7 @@ from segdemo.coco_panoptic import DATASETS
 from segdemo.result import Segment, Segmentation
 from segdemo.store import (
     ModelCache,
+    check_image,
     choose_device,
     configure_store,
     fetch_pretrained,
@@ -646,7 +647,7 @@ def segment(
     (title), ``checkpoint``, ``weights`` (pretrained / random: show an "untrained weights" banner),
     ``working_size``, ``model_input`` (the size the model saw) and ``device``.
     """
-    _check_image(image)
+    check_image(image, title="Mask2Former")
     spec = _spec(checkpoint)
     size = _working_size(working_size)
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not (
@@ -720,10 +721,3 @@ def _working_size(value: int | None) -> int:
     return value
 
 
-def _check_image(image: object) -> None:
-    if not isinstance(image, torch.Tensor):
-        raise TypeError(f"image must be a uint8 tensor [3, H, W], got {_describe(image)}")
-    if image.dtype != torch.uint8 or image.ndim != 3 or image.shape[0] != 3:
-        raise ValueError(f"image must be a uint8 tensor [3, H, W], got {_describe(image)}")
-    if image.shape[1] < 1 or image.shape[2] < 1:
-        raise ValueError(f"image must not be empty, got {_describe(image)}")

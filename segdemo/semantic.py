@@ -16,7 +16,6 @@ image size before the argmax, so the id map matches the photo pixel for pixel.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -180,10 +179,6 @@ def upsampled_argmax(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tenso
     return best_index
 
 
-def _sync(device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter()
 
 
 def segment(
@@ -202,7 +197,7 @@ def segment(
     model is not loaded yet), running and done.
     """
     spec = get_variant(variant)
-    _check_image(image, spec)
+    store.check_image(image, title=spec.title, min_size=spec.weights.meta.get("min_size", (1, 1)))
     where = store.resolve_device(device)
     if progress is not None and not is_loaded(spec.key, where):
         progress(0.0, f"Loading {spec.title} …")
@@ -213,13 +208,13 @@ def segment(
     height, width = int(image.shape[1]), int(image.shape[2])
     categories = spec.categories
     with torch.inference_mode():
-        start = _sync(where)
+        start = store.clock(where)
         batch = preprocess(image.to(where), spec.weights)
         if where.type == "cpu":
             batch = batch.contiguous(memory_format=torch.channels_last)
-        prepared = _sync(where)
+        prepared = store.clock(where)
         logits = model(batch)["out"]
-        ran = _sync(where)
+        ran = store.clock(where)
         # Upsample the logits to the original size before the argmax (like the reference
         # evaluation) so every photo pixel gets its own decision. NHWC makes the argmax over
         # classes read contiguous memory on the CPU (2x faster at 1080p).
@@ -231,7 +226,7 @@ def segment(
     ids = best.to(torch.int32, copy=True).add_(1)
     counts = torch.bincount(ids.view(-1), minlength=len(categories) + 1)
     present = (counts[1:] > 0).nonzero().flatten().tolist()
-    done = _sync(where)
+    done = store.clock(where)
 
     segments = tuple(
         Segment(
@@ -257,16 +252,3 @@ def segment(
     return result
 
 
-def _check_image(image: object, spec: Variant) -> None:
-    if not isinstance(image, torch.Tensor):
-        raise TypeError(f"image must be a torch.Tensor, got a {type(image).__name__}")
-    if image.dtype != torch.uint8:
-        raise ValueError(f"image must be uint8, got {image.dtype}")
-    if image.ndim != 3 or image.shape[0] != 3:
-        raise ValueError(f"image must have shape [3, H, W], got {tuple(image.shape)}")
-    min_h, min_w = spec.weights.meta.get("min_size", (1, 1))
-    if image.shape[1] < min_h or image.shape[2] < min_w:
-        raise ValueError(
-            f"image must be at least {min_h}x{min_w} pixels for {spec.title}, "
-            f"got {tuple(image.shape[1:])}"
-        )

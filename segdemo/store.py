@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
@@ -67,6 +68,31 @@ def choose_device() -> torch.device:
 def resolve_device(device: torch.device | str | None) -> torch.device:
     """``device`` as a torch.device; None means :func:`choose_device`."""
     return choose_device() if device is None else torch.device(device)
+
+
+def check_image(
+    image: object, *, title: str = "the model", min_size: tuple[int, int] = (1, 1)
+) -> None:
+    """The adapters' input contract: a uint8 tensor [3, H, W] of at least ``min_size`` (H, W)."""
+    if not isinstance(image, torch.Tensor):
+        raise TypeError(f"image must be a torch.Tensor, got a {type(image).__name__}")
+    if image.dtype != torch.uint8:
+        raise ValueError(f"image must be uint8, got {image.dtype}")
+    if image.ndim != 3 or image.shape[0] != 3:
+        raise ValueError(f"image must have shape [3, H, W], got {tuple(image.shape)}")
+    min_h, min_w = min_size
+    if image.shape[1] < min_h or image.shape[2] < min_w:
+        raise ValueError(
+            f"image must be at least {min_h}x{min_w} pixels for {title}, "
+            f"got {tuple(image.shape[1:])}"
+        )
+
+
+def clock(device: torch.device) -> float:
+    """time.perf_counter() once ``device`` has finished its queued work (for stage timings)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
 
 
 def checkpoint_path(url: str) -> Path:

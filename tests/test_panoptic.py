@@ -398,9 +398,9 @@ def test_segment_working_size_and_cache(tiny):
 
 
 @pytest.mark.parametrize("call, error, match", [
-    (lambda: segment("x"), TypeError, "uint8 tensor"),
-    (lambda: segment(torch.zeros(3, 8, 8)), ValueError, "uint8 tensor"),
-    (lambda: segment(torch.zeros(1, 8, 8, dtype=torch.uint8)), ValueError, "uint8 tensor"),
+    (lambda: segment("x"), TypeError, "torch.Tensor"),
+    (lambda: segment(torch.zeros(3, 8, 8)), ValueError, "uint8"),
+    (lambda: segment(torch.zeros(1, 8, 8, dtype=torch.uint8)), ValueError, r"\[3, H, W\]"),
     (lambda: segment(_image(), "nope"), ValueError, "unknown panoptic checkpoint"),
     (lambda: segment(_image(), working_size=10), ValueError, "working_size"),
     (lambda: segment(_image(), working_size=384.0), ValueError, "working_size"),
