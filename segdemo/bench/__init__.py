@@ -19,7 +19,34 @@ from typing import Any
 
 import torch
 
-__all__ = ["median_ms", "repeats", "report", "sample_ms", "wants"]
+__all__ = [
+    "FRAME_SIZES", "frame_sizes", "median_ms", "photo_like", "repeats", "report", "sample_ms",
+    "wants",
+]
+
+FRAME_SIZES: dict[str, tuple[int, int]] = {"1080p": (1080, 1920), "4k": (2160, 3840)}
+
+
+def frame_sizes(
+    args: argparse.Namespace, names: tuple[str, ...] = tuple(FRAME_SIZES)
+) -> dict[str, tuple[int, int]]:
+    """label → (H, W) to run: ``names`` of :data:`FRAME_SIZES`, or the one ``--size HxW``."""
+    if args.size:
+        return {f"{args.size[0]}x{args.size[1]}": tuple(args.size)}
+    return {name: FRAME_SIZES[name] for name in names}
+
+
+def photo_like(height: int, width: int, seed: int = 0) -> torch.Tensor:
+    """A uint8 [3,H,W] frame with smooth regions, a disc, a box and sensor-like noise."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.linspace(0, 1, height).view(-1, 1)
+    x = torch.linspace(0, 1, width).view(1, -1)
+    disc = (((y - 0.55) ** 2 + ((x - 0.4) * width / height) ** 2) < 0.09).float()
+    box = ((y > 0.2) & (y < 0.5) & (x > 0.65) & (x < 0.85)).float()
+    red = 180 * (1 - y) + 40 * x + 60 * disc
+    image = torch.stack([red, 120 * y + 90 * box + 30 * disc, 200 * (1 - y) + 80 * box])
+    image += 8 * torch.randn(3, height, width, generator=g)
+    return image.clamp(0, 255).to(torch.uint8)
 
 
 def median_ms(

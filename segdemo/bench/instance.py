@@ -38,10 +38,9 @@ import torch.nn.functional as F
 from torchvision.models.detection.roi_heads import paste_masks_in_image
 
 from segdemo import instance, store
-from segdemo.bench import median_ms, repeats, report, wants
+from segdemo.bench import frame_sizes, median_ms, photo_like, repeats, report, wants
 from segdemo.instance import Detections
 
-SIZES: dict[str, tuple[int, int]] = {"1080p": (1080, 1920), "4k": (2160, 3840)}
 DETECTIONS = 100
 TARGET_MS = {"1080p": 25.0}
 MODEL_SIZES = ("1080p",)
@@ -82,28 +81,15 @@ def torchvision_ids(dets: Detections) -> torch.Tensor:
     return torch.where(hit, first.to(torch.int32) + 1, 0).to(torch.int32)
 
 
-def photo_like(height: int, width: int, seed: int = 0) -> torch.Tensor:
-    """A uint8 [3,H,W] frame with smooth regions, a disc, a box and sensor-like noise."""
-    g = torch.Generator().manual_seed(seed)
-    y = torch.linspace(0, 1, height).view(-1, 1)
-    x = torch.linspace(0, 1, width).view(1, -1)
-    disc = (((y - 0.55) ** 2 + ((x - 0.4) * width / height) ** 2) < 0.09).float()
-    box = ((y > 0.2) & (y < 0.5) & (x > 0.65) & (x < 0.85)).float()
-    red = 180 * (1 - y) + 40 * x + 60 * disc
-    image = torch.stack([red, 120 * y + 90 * box + 30 * disc, 200 * (1 - y) + 80 * box])
-    image += 8 * torch.randn(3, height, width, generator=g)
-    return image.clamp(0, 255).to(torch.uint8)
 
 
 def run(args: argparse.Namespace) -> None:
     """Run every instance benchmark that ``--only`` lets through."""
     os.environ.setdefault("SEGDEMO_WEIGHTS", "random")
-    sizes = {f"{args.size[0]}x{args.size[1]}": args.size} if args.size else SIZES
-    for label, (height, width) in sizes.items():
+    for label, (height, width) in frame_sizes(args).items():
         if wants(args, f"instance_paste_{label}"):
             _paste(args, label, height, width)
-    model_sizes = sizes if args.size else {k: SIZES[k] for k in MODEL_SIZES}
-    for label, (height, width) in model_sizes.items():
+    for label, (height, width) in frame_sizes(args, MODEL_SIZES).items():
         for key in instance.VARIANTS:
             _model(args, key, label, height, width)
 

@@ -34,9 +34,8 @@ import numpy as np
 import torch
 
 from segdemo import masks
-from segdemo.bench import median_ms, repeats, report, sample_ms, wants
+from segdemo.bench import frame_sizes, median_ms, repeats, report, sample_ms, wants
 
-SIZES: dict[str, tuple[int, int]] = {"1080p": (1080, 1920), "4k": (2160, 3840)}
 SEGMENTS = 20
 ALPHA = 0.6
 
@@ -117,7 +116,7 @@ def _compare(
 
 def run(args: argparse.Namespace) -> None:
     """Run every mask benchmark that ``--only`` lets through, at each size."""
-    sizes = {f"{args.size[0]}x{args.size[1]}": args.size} if args.size else SIZES
+    sizes = frame_sizes(args)
     for label, (height, width) in sizes.items():
         names = [
             f"{op}_{label}" for op in ("overlay", "colorize", "cutout", "binarize")

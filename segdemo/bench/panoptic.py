@@ -32,10 +32,9 @@ from typing import Any
 import torch
 
 from segdemo import panoptic, store
-from segdemo.bench import median_ms, repeats, report, wants
+from segdemo.bench import frame_sizes, median_ms, repeats, report, wants
 from segdemo.coco_panoptic import COCO_PANOPTIC
 
-SIZES: dict[str, tuple[int, int]] = {"1080p": (1080, 1920), "4k": (2160, 3840)}
 MODEL_SIZES = ("1080p",)
 TARGET_MS = {"1080p": 50.0}
 QUERIES = 100
@@ -138,12 +137,10 @@ def ours_post(cls: torch.Tensor, masks: torch.Tensor, size: tuple[int, int]):
 def run(args: argparse.Namespace) -> None:
     """Run every panoptic benchmark that ``--only`` lets through."""
     os.environ.setdefault("SEGDEMO_WEIGHTS", "random")
-    sizes = {f"{args.size[0]}x{args.size[1]}": args.size} if args.size else SIZES
-    for label, (height, width) in sizes.items():
+    for label, (height, width) in frame_sizes(args).items():
         if wants(args, f"panoptic_post_{label}"):
             _post(args, label, height, width)
-    model_sizes = sizes if args.size else {k: SIZES[k] for k in MODEL_SIZES}
-    for label, (height, width) in model_sizes.items():
+    for label, (height, width) in frame_sizes(args, MODEL_SIZES).items():
         _model(args, label, height, width)
 
 

@@ -27,17 +27,15 @@ import torch
 import torch.nn.functional as F
 
 from segdemo import semantic, store
-from segdemo.bench import median_ms, report, wants
-from segdemo.bench.instance import photo_like
+from segdemo.bench import frame_sizes, median_ms, photo_like, report, wants
 
-SIZES: dict[str, tuple[int, int]] = {"1080p": (1080, 1920)}
 BASELINE = "torchvision transforms() + model (aux head, NCHW) + interpolate + argmax"
 
 
 def run(args: argparse.Namespace) -> None:
     """Run every semantic benchmark that ``--only`` lets through."""
     os.environ.setdefault("SEGDEMO_WEIGHTS", "random")
-    sizes = {f"{args.size[0]}x{args.size[1]}": args.size} if args.size else SIZES
+    sizes = frame_sizes(args, ("1080p",))
     for label, (height, width) in sizes.items():
         for key in semantic.VARIANTS:
             if wants(args, f"semantic_{key}_{label}"):
