@@ -28,7 +28,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models import WeightsEnum
 from torchvision.models.detection import (
     MaskRCNN,
     MaskRCNN_ResNet50_FPN_V2_Weights,
@@ -87,20 +86,12 @@ WORKING_SIZE_RANGE = (128, 1333)
 
 
 @dataclass(frozen=True)
-class Variant:
-    """One Mask R-CNN model: its torchvision builder and Weights enum (labels, figures, file)."""
+class Variant(store.TorchvisionVariant):
+    """One Mask R-CNN model (labels, figures and file from its Weights enum)."""
 
-    key: str
-    title: str
-    builder: Callable[..., MaskRCNN]
-    weights: WeightsEnum
     # torchvision's builder builds a different backbone for pretrained weights than for
     # weights=None; ``frozen_bn_eps`` mirrors it (see _match_pretrained_architecture).
     frozen_bn_eps: float | None = None
-
-    @property
-    def categories(self) -> tuple[str, ...]:
-        return tuple(self.weights.meta["categories"])
 
     @property
     def box_ap(self) -> float:
@@ -369,7 +360,7 @@ def detect(
     yet), running and done.
     """
     spec = get_variant(variant)
-    store.check_image(image, title=spec.title, min_size=spec.weights.meta.get("min_size", (1, 1)))
+    store.check_image(image, title=spec.title, min_size=spec.min_size)
     if working_size is not None and (
         not _is_int(working_size)
         or not WORKING_SIZE_RANGE[0] <= working_size <= WORKING_SIZE_RANGE[1]

@@ -45,17 +45,8 @@ UPSAMPLE_BUDGET_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
-class Variant:
-    """One DeepLabV3 flavour: its builder, its Weights enum member and a name for people."""
-
-    key: str
-    title: str
-    builder: Callable[..., DeepLabV3]
-    weights: WeightsEnum
-
-    @property
-    def categories(self) -> tuple[str, ...]:
-        return tuple(self.weights.meta["categories"])
+class Variant(store.TorchvisionVariant):
+    """One DeepLabV3 flavour."""
 
     @property
     def description(self) -> str:
@@ -197,7 +188,7 @@ def segment(
     model is not loaded yet), running and done.
     """
     spec = get_variant(variant)
-    store.check_image(image, title=spec.title, min_size=spec.weights.meta.get("min_size", (1, 1)))
+    store.check_image(image, title=spec.title, min_size=spec.min_size)
     where = store.resolve_device(device)
     if progress is not None and not is_loaded(spec.key, where):
         progress(0.0, f"Loading {spec.title} …")

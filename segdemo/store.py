@@ -15,11 +15,13 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
 from urllib.parse import urlparse
 
 import torch
+from torchvision.models import WeightsEnum
 
 STORE_DIR = Path(os.environ.get("SEGDEMO_STORE", Path(__file__).resolve().parent.parent / "models"))
 WeightsMode = Literal["pretrained", "random"]
@@ -68,6 +70,26 @@ def choose_device() -> torch.device:
 def resolve_device(device: torch.device | str | None) -> torch.device:
     """``device`` as a torch.device; None means :func:`choose_device`."""
     return choose_device() if device is None else torch.device(device)
+
+
+@dataclass(frozen=True)
+class TorchvisionVariant:
+    """One torchvision model the app offers: its builder and its Weights enum member, which
+    provides the labels, the preprocessing, the published figures and the checkpoint URL."""
+
+    key: str
+    title: str
+    builder: Callable[..., torch.nn.Module]
+    weights: WeightsEnum
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return tuple(self.weights.meta["categories"])
+
+    @property
+    def min_size(self) -> tuple[int, int]:
+        """The smallest (H, W) the model accepts, from the weights' metadata."""
+        return tuple(self.weights.meta.get("min_size", (1, 1)))  # type: ignore[return-value]
 
 
 def check_image(

@@ -41,10 +41,10 @@ def _panoptic(image: torch.Tensor, model: str, **_: object) -> Segmentation:
     return panoptic.segment(image, model)
 
 
-def _fetch_torchvision(variants: Mapping[str, object]) -> Callable[[str], Path]:
+def _fetch_torchvision(variants: Mapping[str, store.TorchvisionVariant]) -> Callable[[str], Path]:
     def fetch(model: str) -> Path:
         spec = variants[model]
-        return store.fetch_checkpoint(spec.weights.url, spec.title)  # type: ignore[attr-defined]
+        return store.fetch_checkpoint(spec.weights.url, spec.title)
 
     return fetch
 
