@@ -160,3 +160,21 @@ def test_hover_map_names_each_box_smallest_on_top_and_escapes_labels():
     assert 'viewBox="0 0 30 20"' in page
     data = page.split('src="data:image/jpeg;base64,')[1].split('"')[0]
     assert Image.open(io.BytesIO(base64.b64decode(data))).size == (30, 20)
+
+
+def test_alpha_picks_and_clicks_re_render_without_running_the_model(monkeypatch):
+    monkeypatch.setenv("SEGDEMO_WEIGHTS", "random")
+    _, _, *view, state = semantic_tab.run(PHOTO, "mobilenet_v3_large", [], 0.5)
+    assert len(view) == 5
+
+    def no_model(*_args, **_kwargs):
+        raise AssertionError("the model ran again")
+
+    monkeypatch.setattr(semantic_tab.semantic, "segment", no_model)
+    label = state["seg"].segments[0].label
+    overlay, *_ = common.rerender(state, [label], 0.9)
+    assert overlay.shape == (300, 451, 3)
+    names, *_ = common.pick_by_click(state, [], 0.2, click(5, 5))
+    assert names == [state["seg"].segment(int(state["seg"].ids[5, 5])).label]
+    # the same photo and options again come from the result cache, not the model
+    assert semantic_tab.run(PHOTO, "mobilenet_v3_large", [label], 0.3)[-1]["seg"] is state["seg"]
