@@ -370,11 +370,7 @@ def detect(
             f"{WORKING_SIZE_RANGE[1]}], got {working_size!r}"
         )
     where = store.resolve_device(device)
-    if progress is not None and not is_loaded(spec.key, where):
-        progress(0.0, f"Loading {spec.title} …")
-    model = load_model(spec.key, where)
-    if progress is not None:
-        progress(0.2, f"Running {spec.title} …")
+    model = load_model(spec.key, where, progress)
     transform = _transform_for(model, working_size)
     height, width = int(image.shape[1]), int(image.shape[2])
     with torch.inference_mode():

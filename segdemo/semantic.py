@@ -190,11 +190,7 @@ def segment(
     spec = get_variant(variant)
     store.check_image(image, title=spec.title, min_size=spec.min_size)
     where = store.resolve_device(device)
-    if progress is not None and not is_loaded(spec.key, where):
-        progress(0.0, f"Loading {spec.title} …")
-    model = load_model(spec.key, where)
-    if progress is not None:
-        progress(0.2, f"Running {spec.title} …")
+    model = load_model(spec.key, where, progress)
 
     height, width = int(image.shape[1]), int(image.shape[2])
     categories = spec.categories

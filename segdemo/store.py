@@ -182,7 +182,7 @@ def _hash_prefix(url: str) -> str | None:
 
 T = TypeVar("T")
 M = TypeVar("M")
-S = TypeVar("S")
+S = TypeVar("S", bound="TorchvisionVariant")
 
 
 class ModelCache:
@@ -241,15 +241,25 @@ class ModelFamily(Generic[S, M]):
         self.spec(key)
         return (key, str(device), weights_mode())
 
-    def load(self, key: str | None = None, device: torch.device | str | None = None) -> M:
+    def load(
+        self, key: str | None = None, device: torch.device | str | None = None,
+        progress: Callable[[float, str], None] | None = None,
+    ) -> M:
         """The model ``key`` (default: the family's default) on ``device``, built once.
 
-        Raises WeightsUnavailable (one sentence with the fix) when pretrained weights are
-        neither in the model store nor downloadable.
+        ``progress(fraction, message)`` hears "Loading …" (only when the model is not built yet)
+        and then "Running …". Raises WeightsUnavailable (one sentence with the fix) when
+        pretrained weights are neither in the model store nor downloadable.
         """
         key = self.default if key is None else key
         where = resolve_device(device)
-        return self._cache.get(self._key(key, where), lambda: self._build(self.spec(key), where))
+        spec, cache_key = self.spec(key), self._key(key, where)
+        if progress is not None and not self._cache.loaded(cache_key):
+            progress(0.0, f"Loading {spec.title} …")
+        model = self._cache.get(cache_key, lambda: self._build(spec, where))
+        if progress is not None:
+            progress(0.2, f"Running {spec.title} …")
+        return model
 
     def is_loaded(self, key: str | None = None, device: torch.device | str | None = None) -> bool:
         """True when ``key``'s model is already built on ``device``."""
