@@ -48,8 +48,6 @@ __all__ = [
     "Annotation",
     "ImageSource",
     "InputError",
-    "image_from_array",
-    "image_from_pil",
     "load_annotation",
     "load_image",
     "read_annotation",
@@ -417,20 +415,6 @@ def load_image(source: ImageSource, *, device: torch.device | str | None = None)
     return out if device is None else out.to(device)
 
 
-def image_from_pil(image: Image.Image, *, device: torch.device | str | None = None) -> torch.Tensor:
-    """:func:`load_image` for a PIL image (the caller's image is never modified, bar its frame)."""
-    if not isinstance(image, Image.Image):
-        raise TypeError(f"expected a PIL image, got {type(image).__name__}")
-    return load_image(image, device=device)
-
-
-def image_from_array(
-    array: np.ndarray, *, device: torch.device | str | None = None
-) -> torch.Tensor:
-    """:func:`load_image` for a numpy array: HWC uint8 (1–4 channels; 4 = RGBA over white)."""
-    if not isinstance(array, np.ndarray):
-        raise TypeError(f"expected a numpy array, got {type(array).__name__}")
-    return load_image(array, device=device)
 
 
 # --- Annotations -------------------------------------------------------------------------------
