@@ -1,11 +1,17 @@
 """segdemo's web app: `python app.py` serves it (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT apply).
 
-Hugging Face Spaces and Gradio's reload mode import the module-level ``demo``.
+Hugging Face Spaces and Gradio's reload mode import the module-level ``demo``; to serve it inside
+another FastAPI app, pass the same options: ``gr.mount_gradio_app(app, demo, "/",
+**LAUNCH_OPTIONS)``.
 """
 
 import os
 
-from segdemo.ui import CSS, build_demo
+from segdemo import process
+
+process.tune()  # before torch is imported
+
+from segdemo.ui import LAUNCH_OPTIONS, build_demo  # noqa: E402
 
 demo = build_demo()
 
@@ -13,8 +19,5 @@ if __name__ == "__main__":
     demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        max_file_size="25mb",
-        css=CSS,
-        footer_links=["api", "gradio"],
-        show_error=False,
+        **LAUNCH_OPTIONS,
     )

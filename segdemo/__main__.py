@@ -2,6 +2,10 @@
 
 import sys
 
-from segdemo.cli import main
+from segdemo import process
+
+process.tune()  # before torch is imported by the CLI
+
+from segdemo.cli import main  # noqa: E402
 
 sys.exit(main())

@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 
-from segdemo import images, masks, tasks
+from segdemo import images, masks, render, tasks
 from segdemo.result import Segmentation
-from segdemo.store import WeightsUnavailable, configure_store
+from segdemo.weights import WeightsUnavailable
 
 PHOTO_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
@@ -53,7 +53,7 @@ def write_outputs(
 ) -> list[Path]:
     """Overlay PNG, id map PNG, segment table JSON and (optionally) one RGBA cut-out a segment."""
     stem = out / photo.stem
-    palette = masks.segment_palette(seg)
+    palette = render.segment_palette(seg)
     written = [
         images.save_png(masks.overlay(image, seg.ids, palette, alpha), f"{stem}.overlay.png"),
         images.save_label_png(seg.ids, f"{stem}.ids.png"),
@@ -88,7 +88,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
     for photo in photos:
         try:
             image = images.load_image(photo)
-            seg = options.run(image, model, score_threshold=args.threshold)
+            extra = {"threshold": args.threshold} if "threshold" in options.options else {}
+            seg = options.segment(image, model, **extra)
         except images.InputError as error:
             failures += 1
             print(f"skipped {photo}: {error}", file=sys.stderr)
@@ -103,7 +104,6 @@ def cmd_segment(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    configure_store()
     wanted = args.names or (
         [f"{t}/{m}" for t, o in tasks.TASKS.items() for m in o.models]
         if args.all

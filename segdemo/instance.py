@@ -18,9 +18,8 @@ size). Torch and torchvision only: no gradio, PIL or numpy here.
 
 from __future__ import annotations
 
-import math
 import numbers
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -39,9 +38,11 @@ from torchvision.models.detection.roi_heads import expand_boxes, expand_masks
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-from segdemo import store
+from segdemo import weights
+from segdemo.checks import describe, fraction
+from segdemo.device import clock, resolve_device
+from segdemo.models import ModelFamily, Progress, TorchvisionVariant, check_image, seeded
 from segdemo.result import Segment, Segmentation
-from segdemo.store import ModelFamily
 
 __all__ = [
     "DEFAULT_VARIANT",
@@ -62,8 +63,6 @@ __all__ = [
     "unload",
 ]
 
-Progress = Callable[[float, str], None]
-
 SCORE_FLOOR = 0.05
 """The lowest score the model keeps (its ``roi_heads.score_thresh``; torchvision's default).
 The threshold slider can go down to it without running the model again."""
@@ -71,9 +70,6 @@ The threshold slider can go down to it without running the model again."""
 MASK_THRESHOLD = 0.5
 """A pixel belongs to an instance where its pasted mask probability is > 0.5 (torchvision's
 documented use: ``masks > 0.5``)."""
-
-RANDOM_SEED = 0
-"""Seed of the untrained weights in SEGDEMO_WEIGHTS=random mode (same model every run)."""
 
 WORKING_SIZES = (800, 640, 512)
 """Short-side sizes offered to the user. 800 is what both models were trained and evaluated at
@@ -86,7 +82,7 @@ WORKING_SIZE_RANGE = (128, 1333)
 
 
 @dataclass(frozen=True)
-class Variant(store.TorchvisionVariant):
+class Variant(TorchvisionVariant):
     """One Mask R-CNN model (labels, figures and file from its Weights enum)."""
 
     # torchvision's builder builds a different backbone for pretrained weights than for
@@ -174,18 +170,18 @@ class Detections:
                 raise TypeError(f"{name} must be a torch.Tensor, got a {type(value).__name__}")
         n = self.boxes.shape[0] if self.boxes.ndim == 2 else -1
         if self.boxes.ndim != 2 or self.boxes.shape[1] != 4 or self.boxes.dtype != torch.float32:
-            raise ValueError(f"boxes must be float32 [N, 4], got {_describe(self.boxes)}")
+            raise ValueError(f"boxes must be float32 [N, 4], got {describe(self.boxes)}")
         if self.scores.shape != (n,) or not self.scores.is_floating_point():
-            raise ValueError(f"scores must be a float tensor [{n}], got {_describe(self.scores)}")
+            raise ValueError(f"scores must be a float tensor [{n}], got {describe(self.scores)}")
         if self.labels.shape != (n,) or self.labels.dtype != torch.int64:
-            raise ValueError(f"labels must be int64 [{n}], got {_describe(self.labels)}")
+            raise ValueError(f"labels must be int64 [{n}], got {describe(self.labels)}")
         m = self.mask_probs
         if (
             m.ndim != 3 or m.shape[0] != n or m.shape[1] != m.shape[2] or m.shape[1] < 1
             or not m.is_floating_point()
         ):
             raise ValueError(
-                f"mask_probs must be a float tensor [{n}, M, M], got {_describe(self.mask_probs)}"
+                f"mask_probs must be a float tensor [{n}, M, M], got {describe(self.mask_probs)}"
             )
         devices = {t.device for t in named.values()}
         if len(devices) != 1:
@@ -240,7 +236,7 @@ class Detections:
                     raise IndexError(f"a boolean index must have shape [{n}], got {index.shape}")
             elif index.is_floating_point() or index.ndim != 1:
                 raise IndexError(
-                    f"an index tensor must be bool [N] or integer [K], got {_describe(index)}"
+                    f"an index tensor must be bool [N] or integer [K], got {describe(index)}"
                 )
             index = index.to(self.boxes.device)
         elif not isinstance(index, slice):
@@ -258,7 +254,16 @@ class Detections:
     def device(self) -> torch.device:
         return self.boxes.device
 
+    def clone(self) -> Detections:
+        """A copy with new tensors: what a shared cache hands out."""
+        return Detections(
+            boxes=self.boxes.clone(), scores=self.scores.clone(), labels=self.labels.clone(),
+            mask_probs=self.mask_probs.clone(), image_size=self.image_size,
+            categories=self.categories, extras=dict(self.extras),
+        )
+
     def to(self, device: torch.device | str) -> Detections:
+        """The same detections with their tensors on ``device``."""
         return Detections(
             boxes=self.boxes.to(device), scores=self.scores.to(device),
             labels=self.labels.to(device), mask_probs=self.mask_probs.to(device),
@@ -273,10 +278,9 @@ def _build(spec: Variant, device: torch.device) -> MaskRCNN:
     # One path for both weight modes: build empty (no download), then load a full state dict
     # with strict=True, from the store or the model's own seeded initialisation. Pretrained
     # mode reads the file first, so a missing checkpoint fails before anything is built.
-    pretrained = store.weights_mode() == "pretrained"
-    state = store.load_checkpoint(spec.weights.url, spec.title) if pretrained else None
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(RANDOM_SEED)
+    pretrained = weights.weights_mode() == "pretrained"
+    state = weights.load_checkpoint(spec.weights.url, spec.title) if pretrained else None
+    with seeded():
         model = spec.builder(
             weights=None, weights_backbone=None, num_classes=len(spec.categories)
         )
@@ -350,7 +354,7 @@ def detect(
 ) -> Detections:
     """Run Mask R-CNN ``variant`` once on ``image`` (uint8 [3, H, W], any device).
 
-    The model runs on ``device`` (default: :func:`segdemo.store.choose_device`); the image is
+    The model runs on ``device`` (default: :func:`segdemo.device.choose_device`); the image is
     moved there and the detections stay there. Keeps every detection above the score floor
     (0.05; at most 100) with its 28×28 mask probabilities, not pasted. ``working_size``: resize
     the short side to this instead of the model's 800 (see WORKING_SIZES: faster on a CPU, less
@@ -360,7 +364,7 @@ def detect(
     yet), running and done.
     """
     spec = get_variant(variant)
-    store.check_image(image, title=spec.title, min_size=spec.min_size)
+    check_image(image, title=spec.title, min_size=spec.min_size)
     if working_size is not None and (
         not _is_int(working_size)
         or not WORKING_SIZE_RANGE[0] <= working_size <= WORKING_SIZE_RANGE[1]
@@ -369,14 +373,14 @@ def detect(
             f"working_size must be None or an int in [{WORKING_SIZE_RANGE[0]}, "
             f"{WORKING_SIZE_RANGE[1]}], got {working_size!r}"
         )
-    where = store.resolve_device(device)
+    where = resolve_device(device)
     model = load_model(spec.key, where, progress)
     transform = _transform_for(model, working_size)
     height, width = int(image.shape[1]), int(image.shape[2])
     with torch.inference_mode():
-        start = store.clock(where)
+        start = clock(where)
         raw = _run(model, transform, image.to(where, non_blocking=True))
-        ran = store.clock(where)
+        ran = clock(where)
     # Copies made outside inference mode (≈0.3 MB): ordinary tensors that callers may edit.
     dets = Detections(
         boxes=raw["boxes"].to(torch.float32).clone(), scores=raw["scores"].clone(),
@@ -385,7 +389,7 @@ def detect(
         extras={
             "variant": spec.key,
             "model": spec.title,
-            "weights": store.weights_mode(),
+            "weights": weights.weights_mode(),
             "working_size": int(transform.min_size[-1]),
             "timings_ms": {"model": (ran - start) * 1e3},
         },
@@ -421,10 +425,10 @@ def _run(
 
 
 def to_segmentation(
-    dets: Detections, *, score_threshold: float = 0.5,
+    dets: Detections, *, threshold: float = 0.5,
     classes: Collection[int | str] | int | str | None = None,
 ) -> Segmentation:
-    """The detections with ``score >= score_threshold`` (and in ``classes``) as a Segmentation.
+    """The detections with ``score >= threshold`` (and in ``classes``) as a Segmentation.
 
     One segment per kept detection, ids 1..K in descending score order, labelled
     "dog 1 · 0.97" (per-class number in score order); the higher score wins overlapping pixels.
@@ -433,7 +437,7 @@ def to_segmentation(
     """
     if not isinstance(dets, Detections):
         raise TypeError(f"dets must be Detections, got a {type(dets).__name__}")
-    threshold = _check_threshold(score_threshold)
+    threshold = _check_threshold(threshold)
     keep = dets.scores >= threshold
     if classes is not None:
         wanted = _class_indices(classes, dets.categories)
@@ -462,7 +466,7 @@ def to_segmentation(
                 score=score, is_thing=True, box=(box[0], box[1], box[2], box[3]),
             )
         )
-    extras = {"score_threshold": threshold, **dets.extras}
+    extras = {"threshold": threshold, **dets.extras}
     return Segmentation(ids, tuple(segments), dets.categories, "instance", extras)
 
 
@@ -481,8 +485,8 @@ def paste_ids(
     n = int(boxes.shape[0]) if boxes.ndim == 2 and boxes.shape[1] == 4 else -1
     if n < 0 or mask_probs.ndim != 3 or mask_probs.shape[0] != n:
         raise ValueError(
-            f"need boxes [N, 4] and mask_probs [N, M, M], got {_describe(boxes)} and "
-            f"{_describe(mask_probs)}"
+            f"need boxes [N, 4] and mask_probs [N, M, M], got {describe(boxes)} and "
+            f"{describe(mask_probs)}"
         )
     height, width = image_size
     ids = torch.zeros(height, width, dtype=torch.int32, device=boxes.device)
@@ -511,17 +515,17 @@ def paste_ids(
 
 
 def segment(
-    image: torch.Tensor, variant: str = DEFAULT_VARIANT, *, score_threshold: float = 0.5,
+    image: torch.Tensor, variant: str = DEFAULT_VARIANT, *, threshold: float = 0.5,
     classes: Collection[int | str] | int | str | None = None,
     working_size: int | None = None, progress: Progress | None = None,
     device: torch.device | str | None = None,
 ) -> Segmentation:
     """:func:`detect` then :func:`to_segmentation`, for callers that do not cache detections."""
-    threshold = _check_threshold(score_threshold)  # bad arguments fail before the model runs
+    threshold = _check_threshold(threshold)  # bad arguments fail before the model runs
     if classes is not None:
         _class_indices(classes, get_variant(variant).categories)
     dets = detect(image, variant, working_size=working_size, progress=progress, device=device)
-    return to_segmentation(dets, score_threshold=threshold, classes=classes)
+    return to_segmentation(dets, threshold=threshold, classes=classes)
 
 
 # --------------------------------------------------------------------------- validation
@@ -531,12 +535,8 @@ def segment(
 
 
 
-def _check_threshold(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"score_threshold must be a number in [0, 1], got {value!r}")
-    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise ValueError(f"score_threshold must be in [0, 1], got {value!r}")
-    return float(value)
+def _check_threshold(value: object) -> float:
+    return fraction(value, "threshold")
 
 
 def _class_indices(
@@ -581,9 +581,3 @@ def _is_int(value: Any) -> bool:
     if isinstance(value, torch.Tensor):
         return value.ndim == 0 and not value.is_floating_point() and value.dtype != torch.bool
     return isinstance(value, numbers.Integral)
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
-    return f"a {type(value).__name__}"

@@ -1,11 +1,12 @@
-"""Mask operations on id maps: binarize, colorize, overlay, cut out, palette, legend.
+"""Mask operations on id maps: binarize, colorize, overlay, cut out, and the palette.
 
 Torch only, on the input's device, O(H·W) whatever the number of segments.
 
 Conventions shared by every function here:
 
-- An id map ``ids`` is an integer tensor [H, W] (int32 as :class:`~segdemo.result.Segmentation`
-  holds it; other integer dtypes are accepted) with values >= 0; 0 = no segment.
+- An id map ``ids`` is an integer tensor [H, W] (int32 usually; other integer dtypes are
+  accepted) with values >= 0; 0 = no segment. This module knows id maps only: which segment gets
+  which colour is decided by the caller (``segdemo.render``).
 - A palette is uint8 [N, 3], one RGB row per id; row 0 is the colour of id 0.
 - Images are uint8 [3, H, W], planar (what ``segdemo.images`` decodes to) or any other strides
   (channels-last views of HWC arrays too). Results are new planar (contiguous) tensors on the
@@ -21,36 +22,24 @@ is not fresh, page-faulting memory at every call. ``python -m segdemo.bench`` me
 
 from __future__ import annotations
 
-import html
+import colorsys
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import TYPE_CHECKING
 
 import torch
 
-if TYPE_CHECKING:  # result.py imports this module, so only for annotations
-    from segdemo.result import Segmentation
+from segdemo.checks import describe
 
 __all__ = [
-    "VOID_COLOR_INDEX",
-    "LegendEntry",
     "binarize",
     "colorize",
     "cutout",
-    "legend",
-    "legend_html",
     "lookup",
     "on_black",
     "overlay",
     "palette",
-    "segment_palette",
 ]
-
-#: Palette row used for category 0, whose own row (0) is black = "not painted": in the Pascal VOC
-#: colormap it is (224, 224, 192), the colour VOC draws its void border in.
-VOID_COLOR_INDEX = 255
 
 _CHUNK_PIXELS = 1 << 18  # work block on the CPU, see _chunk_rows
 _CHUNK_PIXELS_GPU = 1 << 22  # elsewhere: bounds scratch memory only
@@ -96,48 +85,12 @@ def palette(n: int, *, device: torch.device | str | None = None) -> torch.Tensor
 
 def _golden_colors(k: torch.Tensor) -> torch.Tensor:
     """HSV colours with hue k·φ (mod 1) and cycling saturation/value, as int64 [len(k), 3]."""
-    kf = k.to(torch.float64)
-    h = torch.remainder(kf * _GOLDEN, 1.0) * 6.0
-    s = torch.tensor([0.85, 0.60, 0.95], dtype=torch.float64)[k % 3]
-    v = torch.tensor([0.95, 0.80, 0.65, 0.88], dtype=torch.float64)[(k // 3) % 4]
-    sector = torch.floor(h)
-    f = h - sector
-    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
-    choices = torch.stack(
-        [
-            torch.stack([v, t, p], 1), torch.stack([q, v, p], 1), torch.stack([p, v, t], 1),
-            torch.stack([p, q, v], 1), torch.stack([t, p, v], 1), torch.stack([v, p, q], 1),
-        ]
-    )  # [6, n, 3]
-    rgb = choices[sector.to(torch.int64) % 6, torch.arange(k.numel())]
-    return torch.round(rgb * 255.0).to(torch.int64)
-
-
-def segment_palette(seg: Segmentation) -> torch.Tensor:
-    """The colour of every segment id of ``seg``: uint8 [max_id + 1, 3] on ``seg.device``.
-
-    - Instances (``task == "instance"``, and the ``is_thing`` segments of a panoptic result) get
-      a colour per segment id, so two dogs differ: palette row ``id`` for instance results;
-      for panoptic ones row ``len(categories) + id``, past every category's row, so a thing
-      never takes the colour of a stuff class.
-    - Everything else (semantic classes, stuff, ground-truth values) gets its category's colour,
-      palette row ``category_id``, so a class has the same colour in every image (the Pascal
-      VOC colours for VOC-indexed categories). Category 0 would be black, which reads as "not
-      painted", so it takes row :data:`VOID_COLOR_INDEX` instead.
-    - Row 0, and rows of ids that the table does not hold, are black.
-    """
-    _check_segmentation(seg)
-    top = max((s.id for s in seg.segments), default=0)
-    rows = [0] * (top + 1)
-    offset = len(seg.categories) if seg.task == "panoptic" else 0
-    for s in seg.segments:
-        if seg.task == "instance" or (seg.task == "panoptic" and s.is_thing):
-            rows[s.id] = offset + s.id
-        else:
-            rows[s.id] = s.category_id if s.category_id > 0 else VOID_COLOR_INDEX
-    colors = palette(max(rows) + 1)[torch.tensor(rows, dtype=torch.int64)]
-    colors[0] = 0
-    return colors.to(seg.device)
+    saturations, values = (0.85, 0.60, 0.95), (0.95, 0.80, 0.65, 0.88)
+    rows = [
+        colorsys.hsv_to_rgb((i * _GOLDEN) % 1.0, saturations[i % 3], values[(i // 3) % 4])
+        for i in k.tolist()
+    ]
+    return torch.round(torch.tensor(rows, dtype=torch.float64) * 255.0).to(torch.int64)
 
 
 # --------------------------------------------------------------------------- mask operations
@@ -294,82 +247,6 @@ def on_black(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.mul(image, mask.view(torch.uint8), out=out)
 
 
-# --------------------------------------------------------------------------- legend
-
-
-@dataclass(frozen=True)
-class LegendEntry:
-    """One legend row: segment ``id``, its ``label``, ``color`` as "#rrggbb" and ``share`` of
-    the image's pixels (0–1). Scores belong in the label ("dog 1 · 0.97") or a table."""
-
-    id: int
-    label: str
-    color: str
-    share: float
-
-
-def legend(seg: Segmentation, palette: torch.Tensor) -> list[LegendEntry]:
-    """One :class:`LegendEntry` per segment of ``seg``, in table order.
-
-    ``palette``: uint8 [N, 3] with a row for every segment id (N > max id), any device, e.g.
-    :func:`segment_palette`. The pixel shares come from one ``bincount`` of the id map; a
-    segment that won no pixel has share 0.
-    """
-    _check_segmentation(seg)
-    if not seg.segments:
-        return []
-    top = max(s.id for s in seg.segments)
-    _check_palette(palette)
-    if palette.shape[0] <= top:
-        raise ValueError(
-            f"palette has {palette.shape[0]} rows but the segment table holds id {top}"
-        )
-    total = seg.ids.numel()
-    counts = torch.bincount(seg.ids.reshape(-1), minlength=top + 1).tolist()
-    rows = palette[: top + 1].tolist()
-    return [
-        LegendEntry(
-            id=s.id,
-            label=s.label,
-            color="#{:02x}{:02x}{:02x}".format(*rows[s.id]),
-            share=counts[s.id] / total if total else 0.0,
-        )
-        for s in seg.segments
-    ]
-
-
-def legend_html(entries: Sequence[LegendEntry]) -> str:
-    """A small HTML legend (for ``gr.HTML`` or ``gr.Markdown``): swatch, label, share.
-
-    Labels are escaped with :func:`html.escape`; colours are checked to be "#rrggbb".
-    """
-    if not entries:
-        return '<div class="segdemo-legend"><em>No segments.</em></div>'
-    items = []
-    for e in entries:
-        if not (
-            len(e.color) == 7 and e.color[0] == "#" and all(c in _HEX for c in e.color[1:])
-        ):
-            raise ValueError(f"legend colour must be '#rrggbb', got {e.color!r}")
-        items.append(
-            '<span class="segdemo-legend-item" style="display:inline-flex;align-items:center;'
-            'margin:0 1em 0.3em 0;white-space:nowrap">'
-            f'<span style="display:inline-block;width:0.9em;height:0.9em;margin-right:0.35em;'
-            f'border:1px solid #8888;border-radius:2px;background:{e.color}"></span>'
-            f"{html.escape(e.label)}&nbsp;<small>{_percent(e.share)}</small></span>"
-        )
-    return '<div class="segdemo-legend">' + "".join(items) + "</div>"
-
-
-_HEX = frozenset("0123456789abcdefABCDEF")
-
-
-def _percent(share: float) -> str:
-    if 0 < share < 0.001:
-        return "&lt;0.1%"
-    return f"{share * 100:.1f}%"
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -392,16 +269,10 @@ def _row_chunks(image: torch.Tensor) -> list[tuple[int, int]]:
     return [(y0, min(height, y0 + step)) for y0 in range(0, height, step)]
 
 
-def _describe(value: object) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)}, dtype {value.dtype} on {value.device}"
-    return f"a {type(value).__name__}"
-
-
 def _check_ids(ids: object, like: torch.Tensor | None = None) -> torch.Tensor:
     """Validate an id map; return it as int32 or int64 (the index dtypes of index_select)."""
     if not isinstance(ids, torch.Tensor) or ids.ndim != 2:
-        raise ValueError(f"ids must be a 2-D integer tensor [H, W], got {_describe(ids)}")
+        raise ValueError(f"ids must be a 2-D integer tensor [H, W], got {describe(ids)}")
     if ids.dtype not in _INT_DTYPES:
         raise ValueError(f"ids must have an integer dtype, got {ids.dtype}")
     if like is not None:
@@ -431,7 +302,7 @@ def _max_id(ids: torch.Tensor) -> int:
 def _check_palette(palette: object, ids: torch.Tensor | None = None) -> int:
     """Validate a palette (and that it covers ``ids``); return the largest id (0 if none)."""
     if not isinstance(palette, torch.Tensor) or palette.ndim != 2 or palette.shape[1] != 3:
-        raise ValueError(f"palette must be a tensor [N, 3], got {_describe(palette)}")
+        raise ValueError(f"palette must be a tensor [N, 3], got {describe(palette)}")
     if palette.dtype != torch.uint8:
         raise ValueError(f"palette must be uint8, got {palette.dtype}")
     if palette.shape[0] == 0:
@@ -450,7 +321,7 @@ def _check_palette(palette: object, ids: torch.Tensor | None = None) -> int:
 
 def _check_image(image: object) -> torch.Tensor:
     if not isinstance(image, torch.Tensor) or image.ndim != 3 or image.shape[0] != 3:
-        raise ValueError(f"image must be an RGB tensor [3, H, W], got {_describe(image)}")
+        raise ValueError(f"image must be an RGB tensor [3, H, W], got {describe(image)}")
     if image.dtype != torch.uint8:
         raise ValueError(f"image must be uint8, got {image.dtype}")
     return image
@@ -458,7 +329,7 @@ def _check_image(image: object) -> torch.Tensor:
 
 def _check_mask(mask: object, image: torch.Tensor) -> torch.Tensor:
     if not isinstance(mask, torch.Tensor) or mask.ndim != 2:
-        raise ValueError(f"mask must be a 2-D bool tensor [H, W], got {_describe(mask)}")
+        raise ValueError(f"mask must be a 2-D bool tensor [H, W], got {describe(mask)}")
     if mask.dtype != torch.bool:
         raise ValueError(f"mask must be bool, got {mask.dtype}")
     if mask.device != image.device:
@@ -482,7 +353,7 @@ def _check_selected(selected: object) -> list[int]:
     if isinstance(selected, torch.Tensor):
         if selected.dtype not in _INT_DTYPES or selected.ndim > 1:
             raise ValueError(
-                f"selected must be an integer tensor of ids (0-D or 1-D), got {_describe(selected)}"
+                f"selected must be an integer tensor of ids (0-D or 1-D), got {describe(selected)}"
             )
         values = [int(v) for v in selected.reshape(-1).tolist()]
     elif isinstance(selected, Integral) and not isinstance(selected, bool):
@@ -501,10 +372,3 @@ def _check_selected(selected: object) -> list[int]:
     if bad:
         raise ValueError(f"selected ids must be >= 0, got {bad[0]}")
     return sorted(set(values))
-
-
-def _check_segmentation(seg: object) -> None:
-    from segdemo.result import Segmentation  # result.py imports this module
-
-    if not isinstance(seg, Segmentation):
-        raise ValueError(f"expected a Segmentation, got {_describe(seg)}")

@@ -27,7 +27,6 @@ Adapter only: no gradio, PIL or numpy here.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -38,16 +37,11 @@ import torch
 import torch.nn.functional as F
 
 from segdemo.coco_panoptic import DATASETS
+from segdemo.device import choose_device
+from segdemo.hub import fetch_pretrained, load_pretrained
+from segdemo.models import ModelCache, check_image, seeded
 from segdemo.result import Segment, Segmentation
-from segdemo.store import (
-    ModelCache,
-    check_image,
-    choose_device,
-    configure_store,
-    fetch_pretrained,
-    load_pretrained,
-    weights_mode,
-)
+from segdemo.weights import weights_mode
 
 # transformers' defaults for post_process_panoptic_segmentation (Mask2FormerImageProcessor, 5.x)
 THRESHOLD = 0.5
@@ -518,7 +512,6 @@ class _Loaded(NamedTuple):
 
 
 _MODELS = ModelCache()
-_SEED_LOCK = threading.Lock()
 
 
 def architecture() -> str:
@@ -573,12 +566,10 @@ def _build(checkpoint: str, device: torch.device, mode: str, arch: str) -> _Load
     spec = _spec(checkpoint)
     if mode == "random":
         config = random_config(checkpoint, tiny=arch == "tiny")
-        with _SEED_LOCK, torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)  # the same untrained weights every run
+        with seeded():
             model = cls(config)
         processor = Mask2FormerImageProcessor(size_divisor=SIZE_DIVISOR)
     else:
-        configure_store()
         title = f"Mask2Former {spec.title} panoptic"
         model = load_pretrained(cls, spec.repo_id, title)
         processor = load_pretrained(Mask2FormerImageProcessor, spec.repo_id, title)

@@ -1,8 +1,9 @@
-"""Everything a tab shows for one result: overlay, binary mask, cut-outs and legend.
+"""Everything a tab shows for one result: colours per task, overlay, mask, cut-outs and legend.
 
 One function for all four tabs, so a slider that only changes rendering (alpha, the selected
 segments) re-renders from the cached Segmentation without running a model. Tensors stay on the
-result's device; the UI converts to pixels once, at the edge.
+result's device; the UI converts to pixels once, at the edge. This is where a Segmentation
+meets :mod:`segdemo.masks`, which knows id maps only.
 """
 
 from __future__ import annotations
@@ -16,6 +17,21 @@ from torchvision.utils import draw_bounding_boxes
 from segdemo import masks
 from segdemo.result import Segmentation
 
+#: Palette row used for category 0, whose own row (0) is black = "not painted": in the Pascal VOC
+#: colormap it is (224, 224, 192), the colour VOC draws its void border in.
+VOID_COLOR_INDEX = 255
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    """One legend row: segment ``id``, its ``label``, ``color`` as "#rrggbb" and ``share`` of
+    the image's pixels (0–1)."""
+
+    id: int
+    label: str
+    color: str
+    share: float
+
 
 @dataclass(frozen=True)
 class Rendering:
@@ -25,7 +41,60 @@ class Rendering:
     mask: torch.Tensor
     on_black: torch.Tensor
     cutout: torch.Tensor
-    legend: list[masks.LegendEntry]
+    legend: list[LegendEntry]
+
+
+def segment_palette(seg: Segmentation) -> torch.Tensor:
+    """The colour of every segment id of ``seg``: uint8 [max_id + 1, 3] on ``seg.device``.
+
+    - Instances (``task == "instance"``, and the ``is_thing`` segments of a panoptic result) get
+      a colour per segment id, so two dogs differ: palette row ``id`` for instance results;
+      for panoptic ones row ``len(categories) + id``, past every category's row, so a thing
+      never takes the colour of a stuff class.
+    - Everything else (semantic classes, stuff, ground-truth values) gets its category's colour,
+      palette row ``category_id``, so a class has the same colour in every image (the Pascal
+      VOC colours for VOC-indexed categories). Category 0 would be black, which reads as "not
+      painted", so it takes row :data:`VOID_COLOR_INDEX` instead.
+    - Row 0, and rows of ids that the table does not hold, are black.
+    """
+    top = max((s.id for s in seg.segments), default=0)
+    rows = [0] * (top + 1)
+    offset = len(seg.categories) if seg.task == "panoptic" else 0
+    for s in seg.segments:
+        if seg.task == "instance" or (seg.task == "panoptic" and s.is_thing):
+            rows[s.id] = offset + s.id
+        else:
+            rows[s.id] = s.category_id if s.category_id > 0 else VOID_COLOR_INDEX
+    colors = masks.palette(max(rows) + 1)[torch.tensor(rows, dtype=torch.int64)]
+    colors[0] = 0
+    return colors.to(seg.device)
+
+
+def legend(seg: Segmentation, palette: torch.Tensor) -> list[LegendEntry]:
+    """One :class:`LegendEntry` per segment of ``seg``, in table order.
+
+    ``palette``: uint8 [N, 3] with a row for every segment id (N > max id), any device, e.g.
+    :func:`segment_palette`. A segment that won no pixel has share 0.
+    """
+    if not seg.segments:
+        return []
+    top = max(s.id for s in seg.segments)
+    if palette.ndim != 2 or palette.shape[0] <= top:
+        raise ValueError(
+            f"palette has {palette.shape[0]} rows but the segment table holds id {top}"
+        )
+    total = seg.ids.numel()
+    areas = seg.areas()
+    rows = palette[: top + 1].tolist()
+    return [
+        LegendEntry(
+            id=s.id,
+            label=s.label,
+            color="#{:02x}{:02x}{:02x}".format(*rows[s.id]),
+            share=areas[s.id] / total if total else 0.0,
+        )
+        for s in seg.segments
+    ]
 
 
 def render(
@@ -41,7 +110,7 @@ def render(
             f"the image is {tuple(image.shape[-2:])} but the segmentation is {seg.size}"
         )
     image = image.to(seg.device)
-    palette = masks.segment_palette(seg)
+    palette = segment_palette(seg)
     mask = masks.binarize(seg.ids, list(selected))
     overlay = masks.overlay(image, seg.ids, palette, alpha)
     return Rendering(
@@ -49,7 +118,7 @@ def render(
         mask=mask,
         on_black=masks.on_black(image, mask),
         cutout=masks.cutout(image, mask),
-        legend=masks.legend(seg, palette),
+        legend=legend(seg, palette),
     )
 
 

@@ -18,7 +18,7 @@ from typing import Literal
 
 import torch
 
-from segdemo.masks import lookup
+from segdemo.checks import describe
 
 Task = Literal["semantic", "instance", "panoptic", "groundtruth"]
 TASKS: tuple[Task, ...] = ("semantic", "instance", "panoptic", "groundtruth")
@@ -54,7 +54,7 @@ class Segmentation:
 
     def __post_init__(self) -> None:
         if not isinstance(self.ids, torch.Tensor) or self.ids.ndim != 2:
-            raise ValueError(f"ids must be a 2-D tensor [H, W], got {_describe(self.ids)}")
+            raise ValueError(f"ids must be a 2-D tensor [H, W], got {describe(self.ids)}")
         if self.ids.dtype != torch.int32:
             raise ValueError(f"ids must be int32, got {self.ids.dtype}")
         if self.task not in TASKS:
@@ -109,32 +109,17 @@ class Segmentation:
                 return s
         raise KeyError(f"no segment with id {segment_id}")
 
-    def keep(self, keep: Sequence[bool] | torch.Tensor) -> Segmentation:
-        """A copy with only the segments where ``keep`` is True; dropped ones become 0.
-
-        One gather through a lookup table, O(H·W) whatever the number of segments.
-        """
-        flags = [bool(k) for k in (keep.tolist() if isinstance(keep, torch.Tensor) else keep)]
-        if len(flags) != len(self.segments):
-            raise ValueError(f"keep has {len(flags)} flags for {len(self.segments)} segments")
-        kept = tuple(s for s, k in zip(self.segments, flags, strict=True) if k)
-        lut = torch.zeros(max((s.id for s in self.segments), default=0) + 1, dtype=torch.int32)
-        for s in kept:
-            lut[s.id] = s.id
-        ids = lookup(lut.to(self.ids.device), self.ids) if kept else torch.zeros_like(self.ids)
-        return replace(self, ids=ids, segments=kept)
-
     def areas(self) -> dict[int, int]:
         """Pixel count of every segment in the table (0 for one that won no pixel)."""
         top = max((s.id for s in self.segments), default=0)
         counts = torch.bincount(self.ids.flatten().long(), minlength=top + 1).tolist()
         return {s.id: int(counts[s.id]) for s in self.segments}
 
+    def clone(self) -> Segmentation:
+        """A copy whose id map is a new tensor (the table is immutable already): what a shared
+        cache hands out, so that no caller can change another's result."""
+        return replace(self, ids=self.ids.clone(), extras=dict(self.extras))
+
     def to(self, device: torch.device | str) -> Segmentation:
+        """The same result with its id map on ``device`` (itself if it is there already)."""
         return replace(self, ids=self.ids.to(device))
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
-    return f"a {type(value).__name__}"

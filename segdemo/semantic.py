@@ -16,7 +16,6 @@ image size before the argmax, so the id map matches the photo pixel for pixel.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,18 +33,18 @@ from torchvision.models.segmentation import (
 )
 from torchvision.transforms import InterpolationMode
 
-from segdemo import store
+from segdemo import weights
+from segdemo.device import clock, resolve_device
+from segdemo.models import ModelFamily, Progress, TorchvisionVariant, check_image, seeded
 from segdemo.result import Segment, Segmentation
 
-Progress = Callable[[float, str], None]
 BACKGROUND = "__background__"
-RANDOM_SEED = 0
 # Largest upsampled-logits tensor made at once (see upsampled_argmax); 1080p needs 174 MB.
 UPSAMPLE_BUDGET_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
-class Variant(store.TorchvisionVariant):
+class Variant(TorchvisionVariant):
     """One DeepLabV3 flavour."""
 
     @property
@@ -77,15 +76,13 @@ DEFAULT_VARIANT = "resnet50"
 
 def _build(spec: Variant, device: torch.device) -> DeepLabV3:
     # One path for both weight modes: build empty (no download), then load a full state dict.
-    # The build is seeded in a forked RNG so random weights are the same on every load and the
-    # caller's random state is left alone.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(RANDOM_SEED)
+    # The build is seeded, so random weights are the same on every load.
+    with seeded():
         model = spec.builder(
             weights=None, weights_backbone=None, num_classes=len(spec.categories), aux_loss=True
         )
-    if store.weights_mode() == "pretrained":
-        state = store.load_checkpoint(spec.weights.url, spec.title)
+    if weights.weights_mode() == "pretrained":
+        state = weights.load_checkpoint(spec.weights.url, spec.title)
     else:
         state = model.state_dict()
     model.load_state_dict(state, strict=True)
@@ -99,7 +96,7 @@ def _build(spec: Variant, device: torch.device) -> DeepLabV3:
     return model.to(device)
 
 
-_MODELS = store.ModelFamily("DeepLabV3", VARIANTS, DEFAULT_VARIANT, _build)
+_MODELS = ModelFamily("DeepLabV3", VARIANTS, DEFAULT_VARIANT, _build)
 get_variant = _MODELS.spec
 load_model = _MODELS.load
 is_loaded = _MODELS.is_loaded
@@ -181,27 +178,27 @@ def segment(
 ) -> Segmentation:
     """Semantic segmentation of a uint8 [3,H,W] image (any device) with DeepLabV3.
 
-    The model runs on ``device`` (default: :func:`segdemo.store.choose_device`); the image is
+    The model runs on ``device`` (default: :func:`segdemo.device.choose_device`); the image is
     moved there and the id map [H,W] comes back there. ``extras`` carries ``variant``,
     ``model`` (title), ``weights`` ("pretrained"/"random") and ``timings_ms`` (preprocess,
     model, postprocess). ``progress(fraction, message)`` is told about loading (only when the
     model is not loaded yet), running and done.
     """
     spec = get_variant(variant)
-    store.check_image(image, title=spec.title, min_size=spec.min_size)
-    where = store.resolve_device(device)
+    check_image(image, title=spec.title, min_size=spec.min_size)
+    where = resolve_device(device)
     model = load_model(spec.key, where, progress)
 
     height, width = int(image.shape[1]), int(image.shape[2])
     categories = spec.categories
     with torch.inference_mode():
-        start = store.clock(where)
+        start = clock(where)
         batch = preprocess(image.to(where), spec.weights)
         if where.type == "cpu":
             batch = batch.contiguous(memory_format=torch.channels_last)
-        prepared = store.clock(where)
+        prepared = clock(where)
         logits = model(batch)["out"]
-        ran = store.clock(where)
+        ran = clock(where)
         # Upsample the logits to the original size before the argmax (like the reference
         # evaluation) so every photo pixel gets its own decision. NHWC makes the argmax over
         # classes read contiguous memory on the CPU (2x faster at 1080p).
@@ -213,7 +210,7 @@ def segment(
     ids = best.to(torch.int32, copy=True).add_(1)
     counts = torch.bincount(ids.view(-1), minlength=len(categories) + 1)
     present = (counts[1:] > 0).nonzero().flatten().tolist()
-    done = store.clock(where)
+    done = clock(where)
 
     segments = tuple(
         Segment(
@@ -226,7 +223,7 @@ def segment(
     extras: dict[str, Any] = {
         "variant": spec.key,
         "model": spec.title,
-        "weights": store.weights_mode(),
+        "weights": weights.weights_mode(),
         "timings_ms": {
             "preprocess": (prepared - start) * 1e3,
             "model": (ran - prepared) * 1e3,

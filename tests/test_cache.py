@@ -16,7 +16,7 @@ def test_same_pixels_same_key_and_any_change_another():
 
 
 def test_lru_reuses_and_evicts_the_least_recent():
-    cache = ResultCache(capacity=2)
+    cache = ResultCache(capacity=2, copy=lambda value: value)
     calls = []
 
     def compute(value):
@@ -32,3 +32,11 @@ def test_lru_reuses_and_evicts_the_least_recent():
     assert calls == [1, 2, 3, 4] and len(cache) == 2
     with pytest.raises(ValueError, match="capacity"):
         ResultCache(0)
+
+
+def test_every_caller_gets_its_own_copy():
+    cache = ResultCache(capacity=2)
+    first = cache.get_or_compute("a", lambda: torch.zeros(3, dtype=torch.int32))
+    first[0] = 7  # one session edits what it got ...
+    second = cache.get_or_compute("a", lambda: torch.ones(3))
+    assert second.tolist() == [0, 0, 0]  # ... and the next one does not see it

@@ -21,10 +21,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torchvision.models.detection.roi_heads import paste_masks_in_image
 
-from segdemo import instance, store
+from segdemo import instance, weights
 from segdemo.instance import Detections, to_segmentation
 from segdemo.result import Segmentation
-from segdemo.store import WeightsUnavailable
+from segdemo.weights import WeightsUnavailable
 
 DEVICES = [
     "cpu",
@@ -179,7 +179,7 @@ def torchvision_model(key: str, device: str) -> torch.nn.Module:
 def test_paste_matches_torchvision_where_each_instance_wins(device, n, size, ties):
     dets = crafted(n, size, seed=n, device=device, ties=ties)
     threshold = 0.3
-    seg = to_segmentation(dets, score_threshold=threshold)
+    seg = to_segmentation(dets, threshold=threshold)
     ref = reference_ids(dets.boxes, dets.scores, torchvision_paste(dets), threshold)
     assert int((ref > 0).sum()) > 0, "the reference must paint something"
     kept = int((dets.scores >= threshold).sum())
@@ -199,7 +199,7 @@ def test_paste_matches_torchvision_where_each_instance_wins(device, n, size, tie
 )
 def test_paste_parity_property(n, height, width, seed, threshold):
     dets = crafted(n, (height, width), seed=seed)
-    seg = to_segmentation(dets, score_threshold=threshold)
+    seg = to_segmentation(dets, threshold=threshold)
     ref = reference_ids(dets.boxes, dets.scores, torchvision_paste(dets), threshold)
     assert_same_winners(seg.ids, ref, len(seg))
 
@@ -258,7 +258,7 @@ def test_one_labelled_segment_per_kept_detection_highest_score_first(device):
     assert at[15, 45] == 1  # dog 0.97 over cat 0.80
     assert at[5, 5] == 2 and at[5, 55] == 3 and at[36, 10] == 4
     assert at[38, 55] == 0  # the person is below 0.5: background stays unpainted
-    assert seg.extras["score_threshold"] == 0.5
+    assert seg.extras["threshold"] == 0.5
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -268,18 +268,18 @@ def test_threshold_re_renders_from_the_same_detections(device, monkeypatch):
 
     monkeypatch.setattr(instance, "load_model", no_model)
     dets = known(device)
-    low = to_segmentation(dets, score_threshold=0.3)
+    low = to_segmentation(dets, threshold=0.3)
     assert [s.label for s in low.segments][-1] == "person 1 · 0.30"
     assert low.ids.cpu()[38, 55] == 5
-    assert len(to_segmentation(dets, score_threshold=0.95)) == 1
-    assert len(to_segmentation(dets, score_threshold=0.97)) == 1  # score >= threshold is kept
-    empty = to_segmentation(dets, score_threshold=1.0)
+    assert len(to_segmentation(dets, threshold=0.95)) == 1
+    assert len(to_segmentation(dets, threshold=0.97)) == 1  # score >= threshold is kept
+    empty = to_segmentation(dets, threshold=1.0)
     assert len(empty) == 0 and empty.size == (40, 60) and not empty.ids.any()
 
     many = crafted(60, (30, 40), seed=3, device=device)
     previous = math.inf
     for threshold in (0.0, 0.05, 0.2, 0.5, 0.8, 0.99):
-        seg = to_segmentation(many, score_threshold=threshold)
+        seg = to_segmentation(many, threshold=threshold)
         assert len(seg) <= previous
         previous = len(seg)
         scores = [s.score for s in seg.segments]
@@ -298,7 +298,7 @@ def test_class_filter_by_name_or_index(device):
     assert [s.label for s in to_segmentation(dets, classes=[CAT]).segments] == ["cat 1 · 0.80"]
     assert len(to_segmentation(dets, classes={"DOG ", CAT})) == 4  # names ignore case/spaces
     assert len(to_segmentation(dets, classes="cat")) == 1  # one name on its own
-    assert len(to_segmentation(dets, classes=["person"], score_threshold=0.2)) == 1
+    assert len(to_segmentation(dets, classes=["person"], threshold=0.2)) == 1
     nothing = to_segmentation(dets, classes=[])
     assert len(nothing) == 0 and not nothing.ids.any()
     # "N/A" names several unused COCO indices: the filter takes them all.
@@ -410,11 +410,11 @@ def test_detections_on_two_devices_are_refused():
         ({"working_size": 2000}, ValueError, "working_size"),
         ({"working_size": 512.0}, ValueError, "working_size"),
         ({"working_size": True}, ValueError, "working_size"),
-        ({"score_threshold": 1.5}, ValueError, r"score_threshold must be in \[0, 1\]"),
-        ({"score_threshold": -0.1}, ValueError, "score_threshold"),
-        ({"score_threshold": float("nan")}, ValueError, "score_threshold"),
-        ({"score_threshold": "0.5"}, TypeError, "score_threshold"),
-        ({"score_threshold": None}, TypeError, "score_threshold"),
+        ({"threshold": 1.5}, ValueError, r"threshold must be in \[0, 1\]"),
+        ({"threshold": -0.1}, ValueError, "threshold"),
+        ({"threshold": float("nan")}, ValueError, "threshold"),
+        ({"threshold": "0.5"}, TypeError, "threshold"),
+        ({"threshold": None}, TypeError, "threshold"),
         ({"classes": ["dgo"]}, ValueError, "unknown class 'dgo'"),
         ({"classes": [91]}, ValueError, "class index 91"),
         ({"classes": [-1]}, ValueError, "class index -1"),
@@ -437,8 +437,8 @@ def test_bad_arguments_fail_before_the_model_runs(kwargs, error, match, monkeypa
     ("kwargs", "error", "match"),
     [
         ({"dets": "boxes"}, TypeError, "dets must be Detections"),
-        ({"score_threshold": True}, TypeError, "score_threshold"),
-        ({"score_threshold": 2}, ValueError, "score_threshold"),
+        ({"threshold": True}, TypeError, "threshold"),
+        ({"threshold": 2}, ValueError, "threshold"),
         ({"classes": ["dgo"]}, ValueError, "unknown class"),
         ({"classes": object()}, TypeError, "collection"),
     ],
@@ -485,7 +485,7 @@ def test_built_like_torchvision_builds_the_pretrained_model(key):
 @pytest.mark.parametrize("key", ["v2", "v1"])
 def test_a_checkpoint_in_the_store_loads_through_the_pretrained_path(key, monkeypatch):
     random_model = instance.load_model(key, "cpu")
-    path = store.checkpoint_path(instance.VARIANTS[key].weights.url)
+    path = weights.checkpoint_path(instance.VARIANTS[key].weights.url)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(random_model.state_dict(), path)
     monkeypatch.setenv("SEGDEMO_WEIGHTS", "pretrained")
@@ -535,7 +535,7 @@ def compare_with_torchvision(
     torch.testing.assert_close(dets.boxes, out["boxes"])
     torch.testing.assert_close(dets.scores, out["scores"])
     assert torch.equal(dets.labels, out["labels"])
-    seg = to_segmentation(dets, score_threshold=threshold)
+    seg = to_segmentation(dets, threshold=threshold)
     ref = reference_ids(out["boxes"], out["scores"], out["masks"][:, 0] > 0.5, threshold)
     assert int((ref > 0).sum()) > 0
     assert len(seg) == int((out["scores"] >= threshold).sum()) > 0
@@ -577,11 +577,11 @@ def test_working_size_matches_torchvision_at_that_size(device):
         with torch.inference_mode():
             out = theirs([image.to(device).float() / 255])[0]
         seg = instance.segment(image.to(device), "v1", working_size=size, device=device,
-                               score_threshold=0.0)
+                               threshold=0.0)
     assert ours.transform.min_size == (800,)  # the cached model was not touched
     assert dets.extras["working_size"] == size
     compare_with_torchvision(dets, out, 0.0)
-    assert torch.equal(seg.ids, to_segmentation(dets, score_threshold=0.0).ids)
+    assert torch.equal(seg.ids, to_segmentation(dets, threshold=0.0).ids)
 
 
 def test_progress_reports_loading_running_and_done():

@@ -19,7 +19,7 @@ from segdemo import panoptic
 from segdemo.coco_panoptic import ADE20K_PANOPTIC, CITYSCAPES_PANOPTIC, COCO_PANOPTIC, DATASETS
 from segdemo.panoptic import CHECKPOINTS, DEFAULT_CHECKPOINT, postprocess, segment
 from segdemo.result import Segmentation
-from segdemo.store import WeightsUnavailable
+from segdemo.weights import WeightsUnavailable
 
 DEVICES = [
     "cpu",
@@ -510,11 +510,11 @@ def test_pickle_only_checkpoints_are_refused(offline_store):
 
 
 def test_no_network_fails_at_once_without_the_hub_retries(offline_store, monkeypatch):
-    from segdemo import store
+    from segdemo import hub
 
     monkeypatch.delenv("SEGDEMO_OFFLINE")
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(store, "_hub_unreachable", lambda: "huggingface.co cannot be reached (x)")
+    monkeypatch.setattr(hub, "hub_unreachable", lambda: "huggingface.co cannot be reached (x)")
     start = time.perf_counter()
     with pytest.raises(WeightsUnavailable, match="cannot be reached"):
         panoptic.load()
@@ -524,7 +524,7 @@ def test_no_network_fails_at_once_without_the_hub_retries(offline_store, monkeyp
 
 
 def test_hub_probe_leaves_proxies_to_the_client(monkeypatch):
-    from segdemo import store
+    from segdemo import hub
 
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
-    assert store._hub_unreachable() is None
+    assert hub.hub_unreachable() is None

@@ -34,15 +34,13 @@ def test_invalid_results_are_refused(ids, segments, task, match):
         Segmentation(ids, segments, CATS, task)
 
 
-def test_keep_zeroes_dropped_segments_and_keeps_the_rest():
+def test_clone_gives_a_new_id_map_and_the_same_table():
     seg = make([[1, 2, 3], [3, 0, 1]])
-    kept = seg.keep([True, False, True])
-    assert [s.id for s in kept.segments] == [1, 3]
-    assert kept.ids.tolist() == [[1, 0, 3], [3, 0, 1]]
-    assert len(kept) == 2
-    assert seg.keep(torch.tensor([False, False, False])).ids.abs().sum() == 0
-    with pytest.raises(ValueError, match="flags"):
-        seg.keep([True])
+    copy = seg.clone()
+    assert copy.segments == seg.segments and torch.equal(copy.ids, seg.ids)
+    assert copy.ids.data_ptr() != seg.ids.data_ptr()
+    copy.ids[0, 0] = 2
+    assert seg.ids[0, 0] == 1
 
 
 def test_areas_count_pixels_and_empty_has_none():

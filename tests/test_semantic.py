@@ -17,9 +17,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from segdemo import semantic, store
+from segdemo import semantic, weights
+from segdemo.models import RANDOM_SEED
 from segdemo.result import Segmentation
-from segdemo.store import WeightsUnavailable
+from segdemo.weights import WeightsUnavailable
 
 FAST = "mobilenet_v3_large"
 ODD_SIZES = [(37, 53), (61, 45), (40, 97)]  # (H, W): wide, tall, and much wider than tall
@@ -55,7 +56,7 @@ def torchvision_model(key: str) -> torch.nn.Module:
     """torchvision's builder with the same seeded random initialisation (aux head kept)."""
     spec = semantic.VARIANTS[key]
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(semantic.RANDOM_SEED)
+        torch.manual_seed(RANDOM_SEED)
         model = spec.builder(weights=None, weights_backbone=None, num_classes=21, aux_loss=True)
     return model.eval()
 
@@ -89,7 +90,7 @@ def reference_ids(model: torch.nn.Module, image: torch.Tensor, key: str) -> torc
 def calibrated_store(monkeypatch, tmp_path, fresh_cache):
     """A random but non-degenerate MobileNet checkpoint in a temporary store, pretrained mode."""
     model = calibrate(torchvision_model(FAST))
-    path = store.checkpoint_path(semantic.VARIANTS[FAST].weights.url)
+    path = weights.checkpoint_path(semantic.VARIANTS[FAST].weights.url)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), path)
     monkeypatch.setenv("SEGDEMO_WEIGHTS", "pretrained")
@@ -312,7 +313,7 @@ def test_a_checkpoint_in_the_store_loads_through_the_pretrained_path(monkeypatch
     random_model = semantic.load_model(FAST, "cpu")
     random_ids = semantic.segment(photo(33, 47), FAST, device="cpu").ids
     # The file a fetch would write: torchvision's full state dict (aux head included).
-    path = store.checkpoint_path(semantic.VARIANTS[FAST].weights.url)
+    path = weights.checkpoint_path(semantic.VARIANTS[FAST].weights.url)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(torchvision_model(FAST).state_dict(), path)
 
@@ -329,7 +330,7 @@ def test_a_checkpoint_in_the_store_loads_through_the_pretrained_path(monkeypatch
 
 
 def test_a_damaged_checkpoint_is_weights_unavailable(monkeypatch, fresh_cache):
-    path = store.checkpoint_path(semantic.VARIANTS[FAST].weights.url)
+    path = weights.checkpoint_path(semantic.VARIANTS[FAST].weights.url)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"not a checkpoint")
     monkeypatch.setenv("SEGDEMO_WEIGHTS", "pretrained")

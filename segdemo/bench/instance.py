@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.models.detection.roi_heads import paste_masks_in_image
 
-from segdemo import instance, store
+from segdemo import instance, weights
 from segdemo.bench import frame_sizes, median_ms, photo_like, repeats, report, wants
 from segdemo.instance import Detections
 
@@ -108,12 +108,12 @@ def _available_bytes() -> int | None:
 def _paste(args: argparse.Namespace, label: str, height: int, width: int) -> None:
     device = args.device
     dets = make_detections(height, width, device=device)
-    ours = instance.to_segmentation(dets, score_threshold=0.0)
+    ours = instance.to_segmentation(dets, threshold=0.0)
     boxes = dets.boxes
     box_mpx = float(((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])).sum()) / 1e6
     settings = repeats(args)
     ms = median_ms(
-        lambda: instance.to_segmentation(dets, score_threshold=0.0), device=device, **settings
+        lambda: instance.to_segmentation(dets, threshold=0.0), device=device, **settings
     )
     paste_ms = median_ms(
         lambda: instance.paste_ids(dets.mask_probs, dets.boxes, dets.image_size),
@@ -160,7 +160,7 @@ def _model(args: argparse.Namespace, key: str, label: str, height: int, width: i
     model = instance.load_model(key, device)
     common = {
         "device": str(device), "threads": torch.get_num_threads(), "size": [height, width],
-        "weights": store.weights_mode(),
+        "weights": weights.weights_mode(),
     }
 
     for name, working_size in zip(names, (None, *instance.WORKING_SIZES[1:]), strict=True):

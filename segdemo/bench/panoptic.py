@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from segdemo import panoptic, store
+from segdemo import panoptic, weights
 from segdemo.bench import frame_sizes, median_ms, repeats, report, wants
 from segdemo.coco_panoptic import COCO_PANOPTIC
 
@@ -202,7 +202,7 @@ def _model(args: argparse.Namespace, label: str, height: int, width: int) -> Non
     loaded = panoptic.load(key)
     common = {
         "device": str(loaded.device), "threads": torch.get_num_threads(),
-        "size": [height, width], "weights": store.weights_mode(),
+        "size": [height, width], "weights": weights.weights_mode(),
         "architecture": panoptic.architecture(), "checkpoint": key,
     }
     for name in asked:

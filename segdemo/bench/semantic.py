@@ -26,7 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from segdemo import semantic, store
+from segdemo import semantic, weights
 from segdemo.bench import frame_sizes, median_ms, photo_like, report, wants
 
 BASELINE = "torchvision transforms() + model (aux head, NCHW) + interpolate + argmax"
@@ -91,7 +91,7 @@ def _variant(args: argparse.Namespace, key: str, label: str, height: int, width:
     extra: dict[str, Any] = {
         **{f"{stage}_ms": round(statistics.median(v), 2) for stage, v in stages.items()},
         "device": str(device), "threads": torch.get_num_threads(), "size": [height, width],
-        "weights": store.weights_mode(), "model": spec.title, "segments": len(seg),
+        "weights": weights.weights_mode(), "model": spec.title, "segments": len(seg),
     }
     try:
         from segdemo.render import render

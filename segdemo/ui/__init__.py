@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gradio as gr
 
-from segdemo.store import configure_store
 from segdemo.ui import groundtruth_tab, instance_tab, panoptic_tab, semantic_tab
 from segdemo.ui.common import banner
 
@@ -22,9 +21,19 @@ CSS = """
 """
 
 
+#: Options of the served app, for ``demo.launch(**LAUNCH_OPTIONS)`` and equally for
+#: ``gr.mount_gradio_app(app, demo, path, **LAUNCH_OPTIONS)`` (Gradio 6 takes them there, not in
+#: Blocks). max_file_size: uploads past it are refused before any of our code runs.
+LAUNCH_OPTIONS: dict[str, object] = {
+    "css": CSS,
+    "max_file_size": "25mb",
+    "footer_links": ["api", "gradio"],
+    "show_error": False,
+}
+
+
 def build_demo() -> gr.Blocks:
     """The whole app, with its queue configured; ``launch`` it or mount it."""
-    configure_store()
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(HEADER)
         banner()

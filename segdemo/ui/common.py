@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +15,11 @@ import gradio as gr
 import torch
 from torchvision.transforms.v2 import functional as tvf
 
-from segdemo import masks
 from segdemo.cache import ResultCache, image_key
 from segdemo.images import InputError, jpeg_data_url, load_image, to_numpy_hwc
-from segdemo.render import render
+from segdemo.render import LegendEntry, render, segment_palette
 from segdemo.result import Segmentation
-from segdemo.store import WeightsUnavailable, weights_mode
+from segdemo.weights import WeightsUnavailable, weights_mode
 
 log = logging.getLogger("segdemo")
 P = ParamSpec("P")
@@ -118,12 +118,39 @@ def view_values(
     shown = render(image, seg, selected, alpha, boxes=boxes)
     values = (
         to_numpy_hwc(shown.overlay),
-        masks.legend_html(shown.legend),
+        legend_html(shown.legend),
         to_numpy_hwc(shown.mask.to(torch.uint8) * 255),
         to_numpy_hwc(shown.on_black),
         to_numpy_hwc(shown.cutout),
     )
     return (*values, hover_map_html(shown.overlay, seg)) if hover else values
+
+
+def legend_html(entries: Sequence[LegendEntry]) -> str:
+    """A small HTML legend (for ``gr.HTML``): swatch, label, share. Labels are escaped."""
+    if not entries:
+        return '<div class="segdemo-legend"><em>No segments.</em></div>'
+    items = [
+        '<span class="segdemo-legend-item" style="display:inline-flex;align-items:center;'
+        'margin:0 1em 0.3em 0;white-space:nowrap">'
+        f'<span style="display:inline-block;width:0.9em;height:0.9em;margin-right:0.35em;'
+        f'border:1px solid #8888;border-radius:2px;background:{_hex_color(e.color)}"></span>'
+        f"{html.escape(e.label)}&nbsp;<small>{_percent(e.share)}</small></span>"
+        for e in entries
+    ]
+    return '<div class="segdemo-legend">' + "".join(items) + "</div>"
+
+
+def _hex_color(color: str) -> str:
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", color):
+        raise ValueError(f"legend colour must be '#rrggbb', got {color!r}")
+    return color
+
+
+def _percent(share: float) -> str:
+    if 0 < share < 0.001:
+        return "&lt;0.1%"
+    return f"{share * 100:.1f}%"
 
 
 def result_view(overlay_label: str) -> ResultView:
@@ -303,7 +330,7 @@ def hover_map_html(overlay: torch.Tensor, seg: Segmentation) -> str:
     smaller boxes are drawn last, so they stay reachable inside larger ones.
     """
     height, width = seg.size
-    palette = masks.segment_palette(seg).tolist()
+    palette = segment_palette(seg).tolist()
     boxed = sorted(
         (s for s in seg.segments if s.box is not None),
         key=lambda s: -(s.box[2] - s.box[0]) * (s.box[3] - s.box[1]),  # type: ignore[index]

@@ -80,7 +80,7 @@ def _show(
     # The class filter lists every class detected above the score floor, most confident first.
     found = list(dict.fromkeys(dets.categories[i] for i in dets.labels.tolist()))
     classes = [c for c in classes if c in found]
-    seg = instance.to_segmentation(dets, score_threshold=threshold, classes=classes or None)
+    seg = instance.to_segmentation(dets, threshold=threshold, classes=classes or None)
     state = {**state, "seg": seg}
     class_filter = gr.update(choices=found, value=classes)
     picker, value = picker_update(seg, picked, [] if new_image else (picked or []))
