@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
-from segdemo import bench
 from segdemo.bench import __main__ as bench_main
 from segdemo.bench import masks as mask_suite
+from segdemo.bench import timing as bench
 
 MASK_OPS = ("overlay", "colorize", "cutout", "binarize")
 

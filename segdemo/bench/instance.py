@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import copy
 import math
-import os
 import statistics
 from typing import Any
 
@@ -38,7 +37,7 @@ import torch.nn.functional as F
 from torchvision.models.detection.roi_heads import paste_masks_in_image
 
 from segdemo import instance, weights
-from segdemo.bench import frame_sizes, median_ms, photo_like, repeats, report, wants
+from segdemo.bench.timing import frame_sizes, median_ms, photo_like, repeats, report, wants
 from segdemo.instance import Detections
 
 DETECTIONS = 100
@@ -85,7 +84,6 @@ def torchvision_ids(dets: Detections) -> torch.Tensor:
 
 def run(args: argparse.Namespace) -> None:
     """Run every instance benchmark that ``--only`` lets through."""
-    os.environ.setdefault("SEGDEMO_WEIGHTS", "random")
     for label, (height, width) in frame_sizes(args).items():
         if wants(args, f"instance_paste_{label}"):
             _paste(args, label, height, width)

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from segdemo import masks
-from segdemo.bench import frame_sizes, median_ms, repeats, report, sample_ms, wants
+from segdemo.bench.timing import frame_sizes, median_ms, repeats, report, sample_ms, wants
 
 SEGMENTS = 20
 ALPHA = 0.6

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from segdemo import panoptic, weights
-from segdemo.bench import frame_sizes, median_ms, repeats, report, wants
+from segdemo.bench.timing import frame_sizes, median_ms, repeats, report, wants
 from segdemo.coco_panoptic import COCO_PANOPTIC
 
 MODEL_SIZES = ("1080p",)
@@ -136,7 +136,6 @@ def ours_post(cls: torch.Tensor, masks: torch.Tensor, size: tuple[int, int]):
 
 def run(args: argparse.Namespace) -> None:
     """Run every panoptic benchmark that ``--only`` lets through."""
-    os.environ.setdefault("SEGDEMO_WEIGHTS", "random")
     for label, (height, width) in frame_sizes(args).items():
         if wants(args, f"panoptic_post_{label}"):
             _post(args, label, height, width)

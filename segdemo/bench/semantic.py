@@ -19,7 +19,6 @@ warm-up run.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 from typing import Any
 
@@ -27,14 +26,13 @@ import torch
 import torch.nn.functional as F
 
 from segdemo import semantic, weights
-from segdemo.bench import frame_sizes, median_ms, photo_like, report, wants
+from segdemo.bench.timing import frame_sizes, median_ms, photo_like, report, wants
 
 BASELINE = "torchvision transforms() + model (aux head, NCHW) + interpolate + argmax"
 
 
 def run(args: argparse.Namespace) -> None:
     """Run every semantic benchmark that ``--only`` lets through."""
-    os.environ.setdefault("SEGDEMO_WEIGHTS", "random")
     sizes = frame_sizes(args, ("1080p",))
     for label, (height, width) in sizes.items():
         for key in semantic.VARIANTS:
