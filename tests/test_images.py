@@ -5,8 +5,11 @@ Every fixture file is built in tmp_path at test time; expected pixels are writte
 
 from __future__ import annotations
 
+import re
 import struct
-import time
+import subprocess
+import sys
+import threading
 import warnings
 import zlib
 from collections.abc import Callable
@@ -17,11 +20,12 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageFile
 
 from segdemo import images
 from segdemo.images import (
     InputError,
+    decode,
     load_annotation,
     load_image,
     read_annotation,
@@ -326,6 +330,7 @@ def _broken_crc_png(p: Path) -> Path:
     return _write(p / "broken.png", bytes(data))
 
 
+# Refused from the file system, the signature or the header: no pixel is ever decoded.
 HOSTILE_IMAGES = [
     pytest.param(lambda p: _write(p / "photo.png", b""), r"photo\.png is empty", id="empty"),
     pytest.param(
@@ -348,8 +353,6 @@ HOSTILE_IMAGES = [
         r"damaged or is not an image",
         id="binary-garbage",
     ),
-    pytest.param(_truncated_png, r"cut\.png could not be decoded: .*damaged", id="truncated-png"),
-    pytest.param(_broken_crc_png, r"could not be decoded", id="broken-crc-png"),
     pytest.param(
         lambda p: _write(p / "zero.png", _png_header_only(0, 5)), r"zero\.png", id="zero-width"
     ),
@@ -359,8 +362,15 @@ HOSTILE_IMAGES = [
         id="bomb-100000x100000",
     ),
     pytest.param(
+        lambda p: _write(p / "bomb.png", _png_header_only(12_000, 8_000)),
+        r"bomb\.png is too large: 12000×8000 pixels \(96\.0 MP\).*Resize it to 7745×5163",
+        # between 1× and 2× PIL's default limit: PIL warns (its business), our check refuses
+        marks=pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning"),
+        id="pil-warning-range",
+    ),
+    pytest.param(
         lambda p: _write(p / "big.png", _png_header_only(8000, 6000)),
-        r"big\.png is too large \(48 MP\)",  # between 1× and 2× PIL's limit: the warning path
+        r"big\.png is too large: 8000×6000 pixels \(48\.0 MP\).*40 MP in all",
         id="over-pixel-cap",
     ),
     pytest.param(
@@ -380,39 +390,112 @@ HOSTILE_IMAGES = [
     ),
     pytest.param(
         lambda p: _save(Image.new("RGB", (16, 16)), p / "icon.ico"),
-        r"icon\.ico is a ICO file, which this demo does not read",
+        r"icon\.ico is not an image this demo can read \(it is in the ICO format; convert it to "
+        r"PNG or JPEG\)\. Upload a PNG, JPEG, WebP, BMP, TIFF or GIF photo\.",
         id="ico",
     ),
     pytest.param(
         lambda p: _save(Image.new("RGB", (4, 4)), p / "photo.png", format="PPM"),
-        r"photo\.png is a PPM file",
+        r"photo\.png is not an image .*the PPM format",  # the content names it, not the extension
         id="ppm-named-png",
     ),
-    pytest.param(lambda p: _save(Image.new("RGB", (4, 4)), p / "a.tga"), r"TGA file", id="tga"),
+    pytest.param(
+        lambda p: _save(Image.new("RGB", (4, 4)), p / "a.tga"), r"the TGA format", id="tga"
+    ),
+    pytest.param(
+        lambda p: _save(Image.new("RGB", (4, 4)), p / "layers.psd", format="ICO"),
+        r"layers\.psd .*the ICO format",
+        id="ico-named-psd",
+    ),
+    pytest.param(
+        lambda p: _write(p / "x.png", b"\x89PNG\r\n\x1a\n" + bytes(40)),
+        r"x\.png is not an image .*its PNG header is damaged",
+        id="png-cut-in-header",
+    ),
     pytest.param(lambda p: p / "missing.png", r"missing\.png was not found", id="missing"),
     pytest.param(lambda p: p, r"not a file", id="folder"),
 ]
 
 
-@pytest.mark.parametrize(("build", "match"), HOSTILE_IMAGES)
-def test_hostile_files_are_refused_with_a_clear_message(
-    tmp_path: Path, build: Builder, match: str
-) -> None:
-    path = build(tmp_path)
-    start = time.perf_counter()
-    with pytest.raises(InputError, match=match) as info:
-        load_image(path)
-    assert time.perf_counter() - start < 1.0  # refused from the header, nothing allocated
-    message = str(info.value)
+def _assert_clear(message: str) -> None:
     assert "Traceback" not in message and "cannot identify" not in message
     assert "decompression bomb" not in message
+    assert re.search(r"\ba [AEIOU]", message) is None, message  # "an ICO", never "a ICO"
+
+
+def _record_decodes(monkeypatch: pytest.MonkeyPatch, *, refuse: bool) -> list[tuple[int, int]]:
+    """Record the size of every pixel decode (``load``); with ``refuse``, make each one fail."""
+    Image.init()  # first: importing some plugins builds (and loads) in-memory images
+    decoded: list[tuple[int, int]] = []
+
+    def patch(cls: type[Image.Image]) -> None:
+        original = cls.load
+
+        def load(self: Image.Image) -> object:
+            decoded.append(self.size)
+            if refuse:
+                raise AssertionError("decoded")
+            return original(self)
+
+        monkeypatch.setattr(cls, "load", load)
+
+    patch(Image.Image)
+    patch(ImageFile.ImageFile)
+    return decoded
+
+
+@pytest.mark.parametrize(("build", "match"), HOSTILE_IMAGES)
+def test_hostile_files_are_refused_with_a_clear_message(
+    tmp_path: Path, build: Builder, match: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = build(tmp_path)
+    decoded = _record_decodes(monkeypatch, refuse=True)
+    with pytest.raises(InputError, match=match) as info:
+        load_image(path)
+    assert decoded == []  # refused before any pixel decode was attempted
+    _assert_clear(str(info.value))
+
+
+# Refused while decoding the pixels: the header was fine.
+DAMAGED_IMAGES = [
+    pytest.param(_truncated_png, r"cut\.png could not be decoded: .*damaged", id="truncated-png"),
+    pytest.param(_broken_crc_png, r"could not be decoded", id="broken-crc-png"),
+]
+
+
+@pytest.mark.parametrize(("build", "match"), DAMAGED_IMAGES)
+def test_damaged_files_are_refused_with_a_clear_message(
+    tmp_path: Path, build: Builder, match: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = build(tmp_path)
+    decoded = _record_decodes(monkeypatch, refuse=False)
+    with pytest.raises(InputError, match=match) as info:
+        load_image(path)
+    assert decoded  # the refusal came from the decode itself
+    _assert_clear(str(info.value))
+
+
+def test_pil_image_of_a_format_outside_the_allow_list_is_refused(tmp_path: Path) -> None:
+    path = _save(Image.new("RGB", (16, 16)), tmp_path / "icon.ico")
+    with Image.open(path) as im, pytest.raises(InputError, match="in the ICO format") as info:
+        load_image(im)
+    _assert_clear(str(info.value))
+
+
+def test_pil_bomb_warning_made_an_error_by_the_process_is_a_clear_refusal(tmp_path: Path) -> None:
+    path = _write(tmp_path / "huge.png", _png_header_only(12_000, 8_000))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)  # e.g. python -W error
+        with pytest.raises(InputError, match=r"huge\.png is too large \(96 MP\)") as info:
+            load_image(path)
+    _assert_clear(str(info.value))
 
 
 def test_file_size_cap_is_checked_before_opening(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = _save(Image.fromarray(_noise(32, 32)), tmp_path / "a.png")
-    monkeypatch.setattr(images, "MAX_FILE_BYTES", 1024)
+    monkeypatch.setattr(decode, "MAX_FILE_BYTES", 1024)
     with pytest.raises(InputError, match=r"a\.png is .* MB; the limit is"):
         load_image(path)
 
@@ -437,12 +520,81 @@ def test_wrong_source_type_is_a_type_error() -> None:
 
 
 def test_decoding_leaves_global_warning_filters_alone(tmp_path: Path) -> None:
-    assert Image.MAX_IMAGE_PIXELS == images.MAX_PIXELS
-    before = list(warnings.filters)
+    limit, before = Image.MAX_IMAGE_PIXELS, list(warnings.filters)
     load_image(_save(_pixels("L", [[1]]), tmp_path / "a.png"))
     with pytest.raises(InputError):
         load_image(_write(tmp_path / "big.png", _png_header_only(8000, 6000)))
     assert warnings.filters == before
+    assert limit == Image.MAX_IMAGE_PIXELS
+
+
+def test_importing_the_package_changes_no_process_wide_state() -> None:
+    # Everything segdemo.images imports is imported first, so only its own effect is measured.
+    code = """
+import warnings
+import numpy, torch
+from PIL import Image, ImageOps
+import segdemo
+limit, filters = Image.MAX_IMAGE_PIXELS, list(warnings.filters)
+import segdemo.images
+assert Image.MAX_IMAGE_PIXELS == limit == 1024 * 1024 * 1024 // 4 // 3, Image.MAX_IMAGE_PIXELS
+assert warnings.filters == filters, warnings.filters
+print("unchanged")
+"""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "unchanged", done.stderr
+
+
+def test_our_pixel_cap_is_stricter_than_pils_default() -> None:
+    # So PIL never warns about an image we accept, and its warning needs no handling of ours.
+    assert decode.MAX_PIXELS < 1024 * 1024 * 1024 // 4 // 3  # PIL's default MAX_IMAGE_PIXELS
+    assert decode.MAX_PIXELS <= decode.MAX_SIDE**2
+
+
+def test_a_slow_decode_does_not_stall_other_decodes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = _save(Image.fromarray(_noise(600, 800)), tmp_path / "big.png")
+    small = _save(_pixels("L", [[1, 2]]), tmp_path / "small.png")
+    started, release = threading.Event(), threading.Event()
+    original = ImageFile.ImageFile.load
+
+    def load(self: ImageFile.ImageFile) -> object:
+        if self.size == (800, 600):  # only the big file's decode is held up
+            started.set()
+            release.wait(timeout=60)
+        return original(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    results: dict[str, torch.Tensor | BaseException] = {}
+
+    def run(key: str, path: Path) -> None:
+        try:
+            results[key] = load_image(path)
+        except BaseException as exc:
+            results[key] = exc
+
+    slow = threading.Thread(target=run, args=("big", big), daemon=True)
+    slow.start()
+    try:
+        assert started.wait(timeout=60), "the big decode never started"
+        quick = threading.Thread(target=run, args=("small", small), daemon=True)
+        quick.start()
+        quick.join(timeout=15)
+        assert not quick.is_alive(), "the small decode waited for the big one"
+        assert slow.is_alive() and "big" not in results  # still held up in its decode
+        small_image = results["small"]
+        assert isinstance(small_image, torch.Tensor) and _hwc(small_image) == _gray([[1, 2]])
+    finally:
+        release.set()
+        slow.join(timeout=60)
+    big_image = results["big"]
+    assert isinstance(big_image, torch.Tensor) and np.array_equal(
+        to_numpy_hwc(big_image), _noise(600, 800)
+    )
 
 
 # --- Annotations -------------------------------------------------------------------------------
@@ -621,7 +773,7 @@ HOSTILE_ANNOTATIONS = [
     pytest.param(
         lambda p: _save(Image.new("CMYK", (2, 2)), p / "c.tif"),
         None,
-        r"CMYK colour image, not a label map",
+        r"c\.tif is a colour image \(CMYK mode\), not a label map",
         id="cmyk",
     ),
     pytest.param(

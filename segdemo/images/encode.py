@@ -1,0 +1,102 @@
+"""The way out: uint8 tensors (any device) → numpy for the UI, JPEG previews and PNG files.
+
+Each function brings the pixels to the CPU once. PNG files are written atomically (a temporary
+file next to the target, renamed into place), so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+__all__ = ["jpeg_data_url", "save_label_png", "save_png", "to_numpy_hwc"]
+
+
+def to_numpy_hwc(image: torch.Tensor) -> np.ndarray:
+    """uint8 [C, H, W] (any device) → contiguous uint8 [H, W, C] numpy on the CPU; [H, W] → [H, W].
+
+    The layout change happens on the tensor's device and then one copy comes to the CPU. Like
+    ``Tensor.numpy()``, the result shares memory with a CPU input that needed no copy (an [H, W]
+    tensor, or a [C, H, W] view of HWC memory).
+    """
+    if not isinstance(image, torch.Tensor):
+        raise TypeError(f"expected a torch.Tensor, got {type(image).__name__}")
+    if image.dtype != torch.uint8:
+        raise ValueError(f"expected a uint8 tensor, got {image.dtype}")
+    if image.ndim == 3:
+        image = image.permute(1, 2, 0)
+    elif image.ndim != 2:
+        raise ValueError(f"expected [C, H, W] or [H, W], got shape {tuple(image.shape)}")
+    return image.detach().contiguous().cpu().numpy()
+
+
+def jpeg_data_url(image: torch.Tensor, *, max_side: int = 960, quality: int = 85) -> str:
+    """A small JPEG preview of uint8 [3, H, W] (any device) as a ``data:`` URL, for inline HTML.
+
+    Scaled down (never up) so its longest side is at most ``max_side``.
+    """
+    preview = Image.fromarray(to_numpy_hwc(image))
+    preview.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    preview.save(buffer, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _atomic_save(im: Image.Image, path: str | os.PathLike, **params: object) -> Path:
+    """Write a PNG next to ``path`` and rename it into place: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fp:
+            im.save(fp, format="PNG", **params)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_png(image: torch.Tensor, path: str | os.PathLike, *, compress_level: int = 6) -> Path:
+    """Write uint8 [1|2|3|4, H, W] or [H, W] as PNG (L, LA, RGB or RGBA by channel count).
+
+    RGBA keeps its alpha (cut-outs). Parent folders are created; the file appears atomically.
+    ``compress_level`` 0–9 trades size for speed (lower writes faster, higher writes smaller).
+    """
+    if image.ndim == 3 and image.shape[0] not in (1, 2, 3, 4):
+        raise ValueError(f"expected 1, 2, 3 or 4 channels, got shape {tuple(image.shape)}")
+    array = to_numpy_hwc(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    # PIL infers the mode from the shape: [H, W] → L, [H, W, 2|3|4] → LA, RGB, RGBA.
+    return _atomic_save(Image.fromarray(array), path, compress_level=compress_level)
+
+
+def save_label_png(ids: torch.Tensor, path: str | os.PathLike) -> Path:
+    """Write an integer id map [H, W] as a lossless PNG that ``load_annotation`` reads back.
+
+    8-bit grayscale ('L') when every value is ≤ 255, else 16-bit ('I;16'); values must lie in
+    0..65535.
+    """
+    if not isinstance(ids, torch.Tensor) or ids.ndim != 2:
+        raise ValueError(f"expected an id map [H, W] tensor, got {getattr(ids, 'shape', ids)!r}")
+    if ids.dtype.is_floating_point or ids.dtype.is_complex:
+        raise ValueError(f"expected an integer or bool id map, got {ids.dtype}")
+    ids = ids.detach()
+    if ids.numel():
+        lo, hi = int(ids.min()), int(ids.max())
+    else:
+        lo = hi = 0
+    if lo < 0 or hi > 65535:
+        raise ValueError(f"id map values must lie in 0..65535 for PNG, got {lo}..{hi}")
+    if hi <= 255:
+        return _atomic_save(Image.fromarray(ids.to(torch.uint8).cpu().numpy()), path)
+    array = ids.to(torch.int32).cpu().numpy().astype(np.uint16)
+    return _atomic_save(Image.fromarray(array), path)
