@@ -7,7 +7,8 @@ Everything the rest of the demo sees is a torch tensor. Three jobs, one module e
   decoded, EXIF orientation, every PIL mode made RGB); :class:`InputError` for what a user can fix.
 - :mod:`~segdemo.images.annotations`: :func:`read_annotation` / :func:`load_annotation`, a label
   map → int32 [H, W] with the values as stored.
-- :mod:`~segdemo.images.encode`: :func:`to_numpy_hwc`, :func:`jpeg_data_url`, :func:`save_png`,
+- :mod:`~segdemo.images.encode`: :func:`to_numpy_hwc`, :func:`rgb_image`, :func:`label_image`,
+  :func:`jpeg_data_url`, :func:`save_png`,
   :func:`save_label_png`, the way back out.
 
 Importing this package changes no process-wide state (PIL's ``MAX_IMAGE_PIXELS``, the
@@ -26,7 +27,14 @@ from segdemo.images.decode import (
     InputError,
     load_image,
 )
-from segdemo.images.encode import jpeg_data_url, save_label_png, save_png, to_numpy_hwc
+from segdemo.images.encode import (
+    jpeg_data_url,
+    label_image,
+    rgb_image,
+    save_label_png,
+    save_png,
+    to_numpy_hwc,
+)
 
 __all__ = [
     "ALLOWED_FORMATS",
@@ -39,9 +47,11 @@ __all__ = [
     "ImageSource",
     "InputError",
     "jpeg_data_url",
+    "label_image",
     "load_annotation",
     "load_image",
     "read_annotation",
+    "rgb_image",
     "save_label_png",
     "save_png",
     "to_numpy_hwc",

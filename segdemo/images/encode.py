@@ -64,39 +64,44 @@ def _atomic_save(im: Image.Image, path: str | os.PathLike, **params: object) -> 
     return path
 
 
-def save_png(image: torch.Tensor, path: str | os.PathLike, *, compress_level: int = 6) -> Path:
-    """Write uint8 [1|2|3|4, H, W] or [H, W] as PNG (L, LA, RGB or RGBA by channel count).
-
-    RGBA keeps its alpha (cut-outs). Parent folders are created; the file appears atomically.
-    ``compress_level`` 0–9 trades size for speed (lower writes faster, higher writes smaller).
-    """
+def rgb_image(image: torch.Tensor) -> Image.Image:
+    """uint8 [1|2|3|4, H, W] or [H, W] (any device) as a PIL image: L, LA, RGB or RGBA by channel
+    count (RGBA keeps its alpha, for cut-outs)."""
     if image.ndim == 3 and image.shape[0] not in (1, 2, 3, 4):
         raise ValueError(f"expected 1, 2, 3 or 4 channels, got shape {tuple(image.shape)}")
     array = to_numpy_hwc(image)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     # PIL infers the mode from the shape: [H, W] → L, [H, W, 2|3|4] → LA, RGB, RGBA.
-    return _atomic_save(Image.fromarray(array), path, compress_level=compress_level)
+    return Image.fromarray(array)
 
 
-def save_label_png(ids: torch.Tensor, path: str | os.PathLike) -> Path:
-    """Write an integer id map [H, W] as a lossless PNG that ``load_annotation`` reads back.
-
-    8-bit grayscale ('L') when every value is ≤ 255, else 16-bit ('I;16'); values must lie in
-    0..65535.
-    """
+def label_image(ids: torch.Tensor) -> Image.Image:
+    """An integer id map [H, W] (any device) as a lossless grayscale PIL image that
+    ``load_annotation`` reads back: 8-bit ('L') when every value is ≤ 255, else 16-bit
+    ('I;16'); values must lie in 0..65535 (ValueError otherwise)."""
     if not isinstance(ids, torch.Tensor) or ids.ndim != 2:
         raise ValueError(f"expected an id map [H, W] tensor, got {getattr(ids, 'shape', ids)!r}")
     if ids.dtype.is_floating_point or ids.dtype.is_complex:
         raise ValueError(f"expected an integer or bool id map, got {ids.dtype}")
     ids = ids.detach()
-    if ids.numel():
-        lo, hi = int(ids.min()), int(ids.max())
-    else:
-        lo = hi = 0
+    lo, hi = (int(v) for v in torch.aminmax(ids.to(torch.int64))) if ids.numel() else (0, 0)
     if lo < 0 or hi > 65535:
         raise ValueError(f"id map values must lie in 0..65535 for PNG, got {lo}..{hi}")
     if hi <= 255:
-        return _atomic_save(Image.fromarray(ids.to(torch.uint8).cpu().numpy()), path)
-    array = ids.to(torch.int32).cpu().numpy().astype(np.uint16)
-    return _atomic_save(Image.fromarray(array), path)
+        return Image.fromarray(ids.to(torch.uint8).cpu().numpy())
+    return Image.fromarray(ids.to(torch.int32).cpu().numpy().astype(np.uint16))
+
+
+def save_png(image: torch.Tensor, path: str | os.PathLike, *, compress_level: int = 6) -> Path:
+    """Write uint8 [1|2|3|4, H, W] or [H, W] as PNG (see :func:`rgb_image`).
+
+    Parent folders are created; the file appears atomically. ``compress_level`` 0–9 trades size
+    for speed (lower writes faster, higher writes smaller).
+    """
+    return _atomic_save(rgb_image(image), path, compress_level=compress_level)
+
+
+def save_label_png(ids: torch.Tensor, path: str | os.PathLike) -> Path:
+    """Write an integer id map [H, W] as a lossless PNG (see :func:`label_image`)."""
+    return _atomic_save(label_image(ids), path)
