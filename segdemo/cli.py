@@ -1,8 +1,12 @@
 """`python -m segdemo`: segment files or folders from the command line, and fill the model store.
 
     python -m segdemo segment photos/ --task semantic --out results/
+    python -m segdemo segment photos/ --task instance --threshold 0.7 --working-size 640
     python -m segdemo fetch                 # the default model of every tab
     python -m segdemo fetch --all           # every variant the app offers
+
+Bad option values (``--alpha 3``, a model the task does not have, ``--threshold`` for a task
+without one) are usage errors, exit code 2, before any model runs.
 """
 
 from __future__ import annotations
@@ -13,15 +17,26 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
-from segdemo import images, masks, render, tasks
+from segdemo import images, instance, masks, panoptic, render, tasks
+from segdemo.checks import fraction
 from segdemo.result import Segmentation
 from segdemo.weights import WeightsUnavailable
 
 PHOTO_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+
+#: The ``segment`` options passed on to the task's adapter, by adapter keyword (which is also the
+#: option's ``dest``); a task whose :attr:`tasks.TaskModels.options` lacks one refuses it.
+TASK_OPTIONS: dict[str, str] = {"threshold": "--threshold", "working_size": "--working-size"}
+
+#: The working sizes each task that takes ``working_size`` offers (the tabs' choices).
+WORKING_SIZES: dict[str, tuple[int, ...]] = {
+    "instance": tuple(instance.WORKING_SIZES),
+    "panoptic": tuple(panoptic.WORKING_SIZES),
+}
 
 
 def iter_photos(paths: Sequence[Path]) -> Iterator[Path]:
@@ -40,18 +55,32 @@ def segment_table(seg: Segmentation) -> list[dict[str, Any]]:
     areas = seg.areas()
     return [
         {
-            "id": s.id, "category_id": s.category_id, "label": s.label, "score": s.score,
-            "is_thing": s.is_thing, "box": list(s.box) if s.box else None, "area": areas[s.id],
+            "id": s.id,
+            "category_id": s.category_id,
+            "label": s.label,
+            "score": s.score,
+            "is_thing": s.is_thing,
+            "box": list(s.box) if s.box else None,
+            "area": areas[s.id],
         }
         for s in seg.segments
     ]
 
 
 def write_outputs(
-    photo: Path, image: torch.Tensor, seg: Segmentation, out: Path, *, alpha: float,
+    photo: Path,
+    image: torch.Tensor,
+    seg: Segmentation,
+    out: Path,
+    *,
+    alpha: float,
     cutouts: bool,
 ) -> list[Path]:
-    """Overlay PNG, id map PNG, segment table JSON and (optionally) one RGBA cut-out a segment."""
+    """Overlay PNG, id map PNG, segment table JSON and (optionally) one RGBA cut-out a segment.
+
+    Written as ``NAME.overlay.png``, ``NAME.ids.png``, ``NAME.segments.json`` and
+    ``NAME.cutouts/ID-LABEL.png`` in ``out``, NAME being the photo's stem.
+    """
     stem = out / photo.stem
     palette = render.segment_palette(seg)
     written = [
@@ -59,27 +88,64 @@ def write_outputs(
         images.save_label_png(seg.ids, f"{stem}.ids.png"),
     ]
     table = {
-        "image": str(photo), "task": seg.task, "size": list(seg.size),
-        "model": seg.extras.get("model"), "weights": seg.extras.get("weights"),
+        "image": str(photo),
+        "task": seg.task,
+        "size": list(seg.size),
+        "model": seg.extras.get("model"),
+        "weights": seg.extras.get("weights"),
         "segments": segment_table(seg),
     }
     table_path = Path(f"{stem}.segments.json")
     table_path.write_text(json.dumps(table, indent=1))
     written.append(table_path)
     if cutouts:
+        folder = out / f"{photo.stem}.cutouts"
         for s in seg.segments:
-            name = f"{s.id:03d}-{_slug(s.label)}.png"
-            mask = masks.binarize(seg.ids, s.id)
-            written.append(images.save_png(masks.cutout(image, mask), stem.parent /
-                                           f"{photo.stem}.cutouts" / name))
+            cut = masks.cutout(image, masks.binarize(seg.ids, s.id))
+            written.append(images.save_png(cut, folder / f"{s.id:03d}-{_slug(s.label)}.png"))
     return written
 
 
+def task_options(args: argparse.Namespace) -> dict[str, object]:
+    """The adapter keywords the ``segment`` options given ask for (those left unset are left out,
+    so the adapter's defaults apply)."""
+    return {name: getattr(args, name) for name in TASK_OPTIONS if getattr(args, name) is not None}
+
+
+def check_segment_args(args: argparse.Namespace, usage_error: Callable[[str], NoReturn]) -> None:
+    """Refuse what depends on ``--task`` (a model it does not have, an option it does not take,
+    a working size it does not offer) through ``usage_error``: the ``segment`` parser's
+    ``error``, which prints the usage and exits with code 2."""
+    spec = tasks.TASKS[args.task]
+    if args.model is not None and args.model not in spec.models:
+        usage_error(
+            f"argument --model: invalid choice {args.model!r} for --task {args.task} "
+            f"(choose from {', '.join(spec.models)})"
+        )
+    taken = [flag for name, flag in TASK_OPTIONS.items() if name in spec.options]
+    for name, flag in TASK_OPTIONS.items():
+        if getattr(args, name) is not None and name not in spec.options:
+            usage_error(
+                f"argument {flag}: --task {args.task} does not take {flag}"
+                + (f" (it takes {', '.join(taken)})" if taken else "")
+            )
+    sizes = WORKING_SIZES.get(args.task, ())
+    if args.working_size is not None and args.working_size not in sizes:
+        usage_error(
+            f"argument --working-size: invalid choice {args.working_size} for --task "
+            f"{args.task} (choose from {', '.join(map(str, sizes))})"
+        )
+
+
 def cmd_segment(args: argparse.Namespace) -> int:
-    options = tasks.TASKS[args.task]
-    model = args.model or options.default
-    if model not in options.models:
-        return _fail(f"unknown {args.task} model {model!r}; choose one of {list(options.models)}")
+    """``segment``: run the task's adapter on every photo and write its outputs to ``--out``.
+
+    0 when at least one photo worked, 1 when none did, 2 (usage errors, missing weights) when
+    nothing could start."""
+    check_segment_args(args, args.usage_error)
+    spec = tasks.TASKS[args.task]
+    model = args.model or spec.default
+    options = task_options(args)
     photos = list(iter_photos(args.inputs))
     if not photos:
         return _fail("no photos found in " + ", ".join(map(str, args.inputs)))
@@ -88,8 +154,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
     for photo in photos:
         try:
             image = images.load_image(photo)
-            extra = {"threshold": args.threshold} if "threshold" in options.options else {}
-            seg = options.segment(image, model, **extra)
+            seg = spec.segment(image, model, **options)
         except images.InputError as error:
             failures += 1
             print(f"skipped {photo}: {error}", file=sys.stderr)
@@ -104,6 +169,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
+    """``fetch``: bring the named models' files (default: every tab's default) into the store."""
     wanted = args.names or (
         [f"{t}/{m}" for t, o in tasks.TASKS.items() for m in o.models]
         if args.all
@@ -111,11 +177,11 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     )
     for name in wanted:
         task, _, model = name.partition("/")
-        options = tasks.TASKS.get(task)
-        if options is None or model not in options.models:
+        spec = tasks.TASKS.get(task)
+        if spec is None or model not in spec.models:
             return _fail(f"unknown model {name!r}; choose from: {', '.join(tasks.model_names())}")
         try:
-            where = options.fetch(model)
+            where = spec.fetch(model)
         except WeightsUnavailable as error:
             return _fail(str(error))
         print(f"{name}: {where}")
@@ -123,22 +189,43 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    """The ``python -m segdemo`` parser with its ``segment`` and ``fetch`` commands."""
     root = argparse.ArgumentParser(prog="python -m segdemo", description=__doc__.splitlines()[0])
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     seg = commands.add_parser(
-        "segment", help="run a model on photos or folders and write overlays, id maps, "
+        "segment",
+        help="run a model on photos or folders and write overlays, id maps, "
         "segment tables and cut-outs",
     )
     seg.add_argument("inputs", nargs="+", type=Path, help="photo files or folders")
     seg.add_argument("--task", choices=list(tasks.TASKS), default="semantic")
-    seg.add_argument("--model", help="the task's model (default: the tab's default)")
+    seg.add_argument(
+        "--model",
+        help="the task's model (default: the tab's default): "
+        + "; ".join(f"{task}: {', '.join(spec.models)}" for task, spec in tasks.TASKS.items()),
+    )
     seg.add_argument("--out", type=Path, default=Path("out"), help="output folder (./out)")
-    seg.add_argument("--alpha", type=float, default=0.5, help="overlay opacity (0.5)")
-    seg.add_argument("--threshold", type=float, default=0.5, help="instance score threshold")
-    seg.add_argument("--no-cutouts", dest="cutouts", action="store_false",
-                     help="skip the per-segment transparent PNGs")
-    seg.set_defaults(handler=cmd_segment)
+    seg.add_argument("--alpha", type=_fraction, default=0.5, help="overlay opacity in [0, 1] (0.5)")
+    seg.add_argument(
+        "--threshold",
+        type=_fraction,
+        help=f"score threshold in [0, 1] ({_tasks_taking('threshold')}; default: the task's)",
+    )
+    seg.add_argument(
+        "--working-size",
+        type=int,
+        help="the short side the model sees ("
+        + "; ".join(f"{t}: {', '.join(map(str, s))}" for t, s in WORKING_SIZES.items())
+        + "; default: the task's)",
+    )
+    seg.add_argument(
+        "--no-cutouts",
+        dest="cutouts",
+        action="store_false",
+        help="skip the per-segment transparent PNGs",
+    )
+    seg.set_defaults(handler=cmd_segment, usage_error=seg.error)
 
     fetch = commands.add_parser("fetch", help="download weights into the model store (models/)")
     fetch.add_argument("names", nargs="*", help="task/model names, e.g. semantic/resnet50")
@@ -148,9 +235,22 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command ``argv`` names (default: ``sys.argv[1:]``); returns the exit code."""
     args = parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)
+
+
+def _fraction(text: str) -> float:
+    """argparse ``type``: a number in [0, 1] (argparse names the option in the message)."""
+    try:
+        return fraction(float(text), "value")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}") from None
+
+
+def _tasks_taking(option: str) -> str:
+    return ", ".join(t for t, spec in tasks.TASKS.items() if option in spec.options)
 
 
 def _fail(message: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import timeit
 
 import pytest
 import torch
@@ -62,10 +63,18 @@ def test_bad_size_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
 def test_report_and_median_ms(capsys: pytest.CaptureFixture[str]) -> None:
     line = bench.report("x", 2.0, baseline="y", baseline_ms=5.0, note="n")
     printed = json.loads(capsys.readouterr().out)
-    assert printed == line == {
-        "name": "x", "median_ms": 2.0, "baseline": "y", "baseline_median_ms": 5.0,
-        "speedup": 2.5, "note": "n",
-    }
+    assert (
+        printed
+        == line
+        == {
+            "name": "x",
+            "median_ms": 2.0,
+            "baseline": "y",
+            "baseline_median_ms": 5.0,
+            "speedup": 2.5,
+            "note": "n",
+        }
+    )
     assert bench.report("z", 1.0) == {"name": "z", "median_ms": 1.0}
     capsys.readouterr()
     with pytest.raises(ValueError, match="go together"):
@@ -75,6 +84,40 @@ def test_report_and_median_ms(capsys: pytest.CaptureFixture[str]) -> None:
     assert ms >= 0 and len(calls) == 7
     with pytest.raises(ValueError, match="repeat"):
         bench.median_ms(lambda: None, repeat=0, warmup=0)
+
+
+def test_sample_ms_times_each_call_after_the_warmup(device: torch.device) -> None:
+    calls: list[int] = []
+    x = torch.ones(256, 256, device=device)
+
+    def fn() -> None:
+        calls.append(1)
+        x.mul_(1.0001)  # on CUDA, a kernel queued on the device
+
+    threads = torch.get_num_threads()
+    times = bench.sample_ms(fn, repeat=4, warmup=3, device=device)
+    assert len(times) == 4 and all(isinstance(t, float) and t > 0 for t in times)
+    assert len(calls) == 3 + 4
+    assert torch.get_num_threads() == threads  # the measurement does not change torch's threads
+    calls.clear()
+    assert len(bench.sample_ms(fn, repeat=1, warmup=0, device=str(device))) == 1
+    assert len(calls) == 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_sample_ms_waits_for_queued_cuda_work() -> None:
+    """A kernel that spins for tens of millions of GPU cycles (milliseconds at any clock) returns
+    to Python at once; the sample counts it only if the clock synchronises the device."""
+    times = bench.sample_ms(
+        lambda: torch.cuda._sleep(20_000_000), repeat=3, warmup=1, device="cuda"
+    )
+    assert min(times) > 2.0
+
+
+def test_synchronized_clock_is_timeits_clock_on_the_cpu() -> None:
+    assert bench.synchronized_clock(None) is bench.synchronized_clock("cpu") is timeit.default_timer
+    clock = bench.synchronized_clock(torch.device("cuda"))
+    assert clock is not timeit.default_timer
 
 
 def test_scene_is_a_realistic_id_map() -> None:

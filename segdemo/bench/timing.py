@@ -13,14 +13,21 @@ import argparse
 import json
 import statistics
 import sys
-import time
+import timeit
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
 __all__ = [
-    "FRAME_SIZES", "frame_sizes", "median_ms", "photo_like", "repeats", "report", "sample_ms",
+    "FRAME_SIZES",
+    "frame_sizes",
+    "median_ms",
+    "photo_like",
+    "repeats",
+    "report",
+    "sample_ms",
+    "synchronized_clock",
     "wants",
 ]
 
@@ -58,8 +65,9 @@ def median_ms(
 ) -> float:
     """Median wall time of ``fn()`` in milliseconds over ``repeat`` calls, after ``warmup`` calls.
 
-    Timed with :func:`time.perf_counter`; on a CUDA ``device`` the GPU is synchronised before the
-    clock starts and before it stops, so queued kernels are counted.
+    Each call is timed on its own by :func:`sample_ms`: on an accelerator ``device`` (CUDA, MPS)
+    the device is synchronised before the clock starts and before it stops, so queued kernels
+    are counted.
     """
     return statistics.median(sample_ms(fn, repeat=repeat, warmup=warmup, device=device))
 
@@ -71,25 +79,33 @@ def sample_ms(
     warmup: int,
     device: torch.device | str | None = None,
 ) -> list[float]:
-    """The ``repeat`` wall times (ms) behind :func:`median_ms`, in call order."""
+    """The ``repeat`` wall times (ms) behind :func:`median_ms`, in call order.
+
+    ``fn`` runs exactly ``warmup + repeat`` times. Each timed call is one :class:`timeit.Timer`
+    run (the timer :class:`torch.utils.benchmark.Timer` is built on: garbage collection off
+    while it runs) with :func:`synchronized_clock`. ``torch.utils.benchmark.Timer.timeit`` itself
+    would add two untimed calls to every measurement, so it is not used; torch's thread count is
+    left as it is.
+    """
     if repeat < 1 or warmup < 0:
         raise ValueError(f"need repeat >= 1 and warmup >= 0, got {repeat} and {warmup}")
-    cuda = device is not None and torch.device(device).type == "cuda"
-
-    def sync() -> None:
-        if cuda:
-            torch.cuda.synchronize(device)
-
     for _ in range(warmup):
         fn()
-    times = []
-    for _ in range(repeat):
-        sync()
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append((time.perf_counter() - start) * 1e3)
-    return times
+    timer = timeit.Timer(fn, timer=synchronized_clock(device))
+    return [timer.timeit(1) * 1e3 for _ in range(repeat)]
+
+
+def synchronized_clock(device: torch.device | str | None = None) -> Callable[[], float]:
+    """:func:`timeit.default_timer`, which on an accelerator ``device`` first waits for the work
+    queued there (like :func:`torch.utils.benchmark.timer`, but for ``device`` only)."""
+    if device is None or torch.device(device).type == "cpu":
+        return timeit.default_timer
+
+    def clock() -> float:
+        torch.accelerator.synchronize(device)
+        return timeit.default_timer()
+
+    return clock
 
 
 def report(
