@@ -1,37 +1,63 @@
 """Panoptic segmentation: post-processing against transformers on crafted outputs, the adapter.
 
 Random weights give class scores near 1/134, so nothing would pass the threshold: the
-post-processing is tested on crafted model outputs with known answers, and every comparison
-asserts that what it compares is non-empty.
+post-processing is tested on crafted model outputs with known answers, the adapter on a tiny
+random model whose class head is sharpened (:func:`sharpen`) so that its queries do pass, and
+every comparison of id maps first asserts that they are neither empty nor uniform.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import types
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
+from torchvision.datasets import Cityscapes
+from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights
 from transformers import Mask2FormerForUniversalSegmentation, Mask2FormerImageProcessor
 
 from segdemo import panoptic
-from segdemo.coco_panoptic import ADE20K_PANOPTIC, CITYSCAPES_PANOPTIC, COCO_PANOPTIC, DATASETS
 from segdemo.panoptic import CHECKPOINTS, DEFAULT_CHECKPOINT, postprocess, segment
+from segdemo.panoptic.datasets import (
+    ADE20K_PANOPTIC,
+    CITYSCAPES_PANOPTIC,
+    COCO_PANOPTIC,
+    DATASETS,
+)
+from segdemo.panoptic.postprocess import _CANDIDATES, _axis, _stage_grid, _winners_in
 from segdemo.result import Segmentation
 from segdemo.weights import WeightsUnavailable
 
-DEVICES = [
-    "cpu",
-    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
-                                                  reason="no CUDA device")),
-]
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+DEVICES = ["cpu", pytest.param("cuda", marks=CUDA)]
 NAMES = tuple(c.name for c in COCO_PANOPTIC)
 THING = tuple(c.is_thing for c in COCO_PANOPTIC)
 STUFF = {i for i, thing in enumerate(THING) if not thing}
 C = len(NAMES)
 PERSON, CAR, CAT, DOG = (NAMES.index(n) for n in ("person", "car", "cat", "dog"))
 SKY, ROAD, GRASS = (NAMES.index(n) for n in ("sky-other-merged", "road", "grass-merged"))
+EXTRAS = {
+    "timings_ms",
+    "model",
+    "checkpoint",
+    "weights",
+    "threshold",
+    "working_size",
+    "model_input",
+    "device",
+}
+
+
+def assert_varied(ids: torch.Tensor) -> None:
+    """The rule for every comparison of id maps or masks: neither empty nor uniform."""
+    values = ids.unique()
+    assert bool((values != 0).any()), "the map is empty (all 0): comparing it proves nothing"
+    assert values.numel() > 1, f"the map is uniform ({values.tolist()}): compare a varied one"
 
 
 def class_row(category: int, score: float) -> torch.Tensor:
@@ -101,8 +127,13 @@ def blobs(seed: int, h: int = 24, w: int = 44, queries: int = 60, things: int = 
         ry, rx = (0.05 + 0.2 * torch.rand(2, generator=g)).tolist()
         shapes.append(1 - ((x - cx) / rx) ** 2 - ((y - cy) / ry) ** 2)
     covered = torch.stack(shapes).amax(0).clamp(min=0)
-    bands = [(SKY, 0, .4, 0, .5), (SKY, 0, .4, .45, 1.1), (ROAD, .7, 1.1, 0, 1.1),
-             (GRASS, .35, .75, 0, .6), (NAMES.index("wall-other-merged"), .35, .75, .55, 1.1)]
+    bands = [
+        (SKY, 0, 0.4, 0, 0.5),
+        (SKY, 0, 0.4, 0.45, 1.1),
+        (ROAD, 0.7, 1.1, 0, 1.1),
+        (GRASS, 0.35, 0.75, 0, 0.6),
+        (NAMES.index("wall-other-merged"), 0.35, 0.75, 0.55, 1.1),
+    ]
     q = 0
     for category, y0, y1, x0, x1 in bands:
         edge = torch.minimum(torch.minimum(y - y0, y1 - y), torch.minimum(x - x0, x1 - x))
@@ -119,13 +150,21 @@ def blobs(seed: int, h: int = 24, w: int = 44, queries: int = 60, things: int = 
 
 
 def ours(cls, masks, size, device="cpu", **kw) -> Segmentation:
-    return postprocess(cls.to(device), masks.to(device), target_size=size,
-                       label_ids_to_fuse=STUFF, categories=NAMES, is_thing=THING, **kw)
+    return postprocess(
+        cls.to(device),
+        masks.to(device),
+        target_size=size,
+        label_ids_to_fuse=STUFF,
+        categories=NAMES,
+        is_thing=THING,
+        **kw,
+    )
 
 
 def theirs(cls, masks, size, **kw) -> tuple[torch.Tensor, list[dict]]:
-    outputs = types.SimpleNamespace(class_queries_logits=cls[None],
-                                    masks_queries_logits=masks[None])
+    outputs = types.SimpleNamespace(
+        class_queries_logits=cls[None], masks_queries_logits=masks[None]
+    )
     result = Mask2FormerImageProcessor().post_process_panoptic_segmentation(
         outputs, label_ids_to_fuse=set(STUFF), target_sizes=[size], **kw
     )[0]
@@ -136,6 +175,8 @@ def assert_agrees(result: Segmentation, reference: tuple[torch.Tensor, list[dict
     """Same segments (id → class) as transformers, each agreeing on ≥ 99% of its pixels."""
     ref_ids, ref_info = reference
     assert len(result) > 0 and ref_info, "compare non-empty results"
+    assert_varied(result.ids)
+    assert_varied(ref_ids)
     assert {s.id: s.category_id for s in result.segments} == {
         s["id"]: s["label_id"] for s in ref_info
     }
@@ -164,8 +205,12 @@ def test_crafted_street_known_answers():
     height, width = 120, 160
     result = ours(cls, masks, (height, width))
     assert [s.label for s in result.segments] == [
-        "person 1 · 0.97", "person 2 · 0.95", "car 1 · 0.97", "sky-other-merged · 0.92",
-        "road · 0.90", "grass-merged · 0.90",
+        "person 1 · 0.97",
+        "person 2 · 0.95",
+        "car 1 · 0.97",
+        "sky-other-merged · 0.92",
+        "road · 0.90",
+        "grass-merged · 0.90",
     ]
     assert [s.id for s in result.segments] == [1, 2, 3, 4, 5, 6]
     assert [s.is_thing for s in result.segments] == [True, True, True, False, False, False]
@@ -205,16 +250,20 @@ def test_random_scenes_match_transformers(seed, size):
     assert sum(s.is_thing for s in result.segments) >= 2
 
 
-@pytest.mark.parametrize("kw", [
-    {"threshold": 0.8},
-    {"threshold": 0.2, "mask_threshold": 0.3},
-    {"overlap_threshold": 0.5},
-    {"mask_threshold": 0.9},  # queries scoring ≤ 0.9 can have no mask at all
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"threshold": 0.8},
+        {"threshold": 0.2, "mask_threshold": 0.3},
+        {"overlap_threshold": 0.5},
+        {"mask_threshold": 0.9},  # queries scoring ≤ 0.9 can have no mask at all
+    ],
+)
 def test_thresholds_match_transformers(kw):
     cls, masks = blobs(7)
-    ref_kw = {"overlap_mask_area_threshold" if k == "overlap_threshold" else k: v
-              for k, v in kw.items()}
+    ref_kw = {
+        "overlap_mask_area_threshold" if k == "overlap_threshold" else k: v for k, v in kw.items()
+    }
     assert_agrees(ours(cls, masks, (64, 96), **kw), theirs(cls, masks, (64, 96), **ref_kw))
 
 
@@ -222,7 +271,10 @@ def test_stage_size_none_keeps_the_answers():
     cls, masks = crafted()
     result = ours(cls, masks, (120, 160), stage_size=None)
     assert [s.label.split(" · ")[0] for s in result.segments][:3] == [
-        "person 1", "person 2", "car 1"]
+        "person 1",
+        "person 2",
+        "car 1",
+    ]
     assert len(result) == 6
 
 
@@ -248,18 +300,21 @@ def test_boundary_winners_equal_a_full_bilinear_argmax():
     masks = torch.randn(k, 9, 11, generator=g) * 0.05
     masks[:3] += torch.randn(3, 9, 11, generator=g) * 4
     scores = 0.9 + 0.01 * torch.rand(k, generator=g)
-    grid = panoptic._stage_grid(masks, scores, (20, 24))
-    ay, ax = panoptic._axis(20, size[0], grid.device), panoptic._axis(24, size[1], grid.device)
+    grid = _stage_grid(masks, scores, (20, 24))
+    ay, ax = _axis(20, size[0], grid.device), _axis(24, size[1], grid.device)
     ci, cj = torch.meshgrid(torch.arange(20), torch.arange(24), indexing="ij")
     ci, cj = ci.flatten(), cj.flatten()
     corners = torch.stack([grid[ci, cj], grid[ci, cj + 1], grid[ci + 1, cj], grid[ci + 1, cj + 1]])
     passing = (corners.amax(0) >= corners.amin(0).amax(-1, keepdim=True)).sum(-1)
-    assert int((passing > panoptic._CANDIDATES).sum()) > 0  # the fallback is exercised
-    assert int((passing <= panoptic._CANDIDATES).sum()) > 0  # and so are the candidates
-    fine = panoptic._winners_in(grid, ci, cj, ay, ax)
+    assert int((passing > _CANDIDATES).sum()) > 0  # the fallback is exercised
+    assert int((passing <= _CANDIDATES).sum()) > 0  # and so are the candidates
+    fine = _winners_in(grid, ci, cj, ay, ax)
     # reference: the full-size bilinear resize, argmax over all queries
-    full = torch.nn.functional.interpolate(grid[:20, :24].permute(2, 0, 1)[None], size=size,
-                                           mode="bilinear", align_corners=False)[0].argmax(0)
+    full = torch.nn.functional.interpolate(
+        grid[:20, :24].permute(2, 0, 1)[None], size=size, mode="bilinear", align_corners=False
+    )[0].argmax(0)
+    assert_varied(full + 1)  # query 0 wins too: + 1 so that "empty" means "no winner at all"
+    assert full.unique().numel() >= 4  # several queries win somewhere
     used = ay.used[ci][:, :, None] & ax.used[cj][:, None, :]
     rows = ay.table[ci][:, :, None].expand_as(fine)[used]
     cols = ax.table[cj][:, None, :].expand_as(fine)[used]
@@ -267,89 +322,152 @@ def test_boundary_winners_equal_a_full_bilinear_argmax():
     assert (fine[used] == full[rows, cols]).float().mean().item() > 0.9999
 
 
-def _bad(**change):
+def _bad(**change: object) -> dict[str, object]:
     cls, masks = crafted()
-    kw = {"class_logits": cls, "mask_logits": masks, "target_size": (10, 10),
-          "categories": NAMES, "is_thing": THING}
+    kw = {
+        "class_logits": cls,
+        "mask_logits": masks,
+        "target_size": (10, 10),
+        "categories": NAMES,
+        "is_thing": THING,
+    }
     kw.update(change)
     return kw
 
 
-@pytest.mark.parametrize("kw, match", [
-    (_bad(class_logits=torch.zeros(16)), "class_logits must be"),
-    (_bad(mask_logits=torch.zeros(16, 4)), "mask_logits must be"),
-    (_bad(mask_logits=torch.zeros(15, 4, 4)), "16 queries but mask_logits has 15"),
-    (_bad(class_logits=torch.zeros(16, 5)), "5 classes"),
-    (_bad(is_thing=THING[:-1]), "is_thing has 132 flags"),
-    (_bad(target_size=(0, 10)), "target_size"),
-    (_bad(target_size=(10,)), "target_size"),
-    (_bad(threshold=1.5), "threshold must be in"),
-    (_bad(label_ids_to_fuse={133}), "label_ids_to_fuse holds \\[133\\]"),
-])
-def test_postprocess_rejects_bad_inputs(kw, match):
-    with pytest.raises(ValueError, match=match):
+@pytest.mark.parametrize(
+    "kw, error, match",
+    [
+        (_bad(class_logits=torch.zeros(16)), ValueError, "class_logits must be"),
+        (_bad(class_logits=[[0.0] * 134] * 16), TypeError, "class_logits must be a tensor"),
+        (_bad(mask_logits=torch.zeros(16, 4)), ValueError, "mask_logits must be"),
+        (_bad(mask_logits=None), TypeError, "mask_logits must be a tensor"),
+        (_bad(mask_logits=torch.zeros(15, 4, 4)), ValueError, "16 queries but mask_logits has 15"),
+        (_bad(class_logits=torch.zeros(16, 5)), ValueError, "5 classes"),
+        (_bad(is_thing=THING[:-1]), ValueError, "is_thing has 132 flags"),
+        (_bad(target_size=(0, 10)), ValueError, "target_size"),
+        (_bad(target_size=(10,)), ValueError, "target_size"),
+        (_bad(target_size=(10.0, 10)), TypeError, "target_size"),
+        (_bad(threshold=1.5), ValueError, "threshold must be in"),
+        (_bad(mask_threshold=-0.1), ValueError, "mask_threshold must be in"),
+        (_bad(threshold="0.5"), TypeError, "threshold must be a number"),
+        (_bad(overlap_threshold=None), TypeError, "overlap_threshold must be a number"),
+        (_bad(label_ids_to_fuse={133}), ValueError, "label_ids_to_fuse holds \\[133\\]"),
+    ],
+)
+def test_postprocess_rejects_bad_inputs(kw, error, match):
+    with pytest.raises(error, match=match):
         postprocess(**kw)
 
 
 # --- checkpoints and shipped labels -----------------------------------------------------------
 
 
-def test_checkpoints_and_published_pq():
-    keys = list(CHECKPOINTS)
-    assert keys[0] == DEFAULT_CHECKPOINT == "facebook/mask2former-swin-tiny-coco-panoptic"
-    pq = {key: c.pq for key, c in CHECKPOINTS.items()}
-    assert pq["facebook/mask2former-swin-tiny-coco-panoptic"] == 53.2
-    assert pq["facebook/mask2former-swin-small-coco-panoptic"] == 54.6
-    assert pq["facebook/mask2former-swin-base-coco-panoptic"] == 55.1
-    assert pq["facebook/mask2former-swin-large-coco-panoptic"] == 57.8
-    assert pq["facebook/mask2former-swin-tiny-cityscapes-panoptic"] == 63.9
-    assert {c.dataset for c in CHECKPOINTS.values()} == {"coco", "cityscapes", "ade20k"}
+def test_checkpoint_table_is_consistent():
+    assert next(iter(CHECKPOINTS)) == DEFAULT_CHECKPOINT  # the default is offered first
+    assert {c.dataset for c in CHECKPOINTS.values()} == set(DATASETS)
     for key, c in CHECKPOINTS.items():
-        assert c.repo_id == key and f"PQ {c.pq}" in c.description and c.dataset in DATASETS
-    assert "384" in panoptic.DESCRIPTION and "800" in panoptic.DESCRIPTION
+        assert c.repo_id == key and c.dataset in DATASETS
+        # the descriptions are partly written by hand: they must quote the table's figures
+        assert f"PQ {c.pq}" in c.description and f"{c.params_m} M parameters" in c.description
+        assert str(c.eval_size) in panoptic.DESCRIPTION
+        config = panoptic.random_config(key)
+        assert config.num_labels == len(DATASETS[c.dataset])
+        assert [config.id2label[i] for i in range(config.num_labels)] == [
+            d.name for d in DATASETS[c.dataset]
+        ]
+    assert all(str(size) in panoptic.DESCRIPTION for size in panoptic.WORKING_SIZES)
+    assert panoptic.DEFAULT_WORKING_SIZE in panoptic.WORKING_SIZES
+
+
+@pytest.mark.parametrize("key", list(CHECKPOINTS))
+def test_random_model_has_the_published_parameter_count(key):
+    # independent of the backbone table: the published counts (Mask2Former's model zoo) are
+    # met only by the right depths, widths and heads
+    spec = CHECKPOINTS[key]
+    with torch.device("meta"):
+        model = Mask2FormerForUniversalSegmentation(panoptic.random_config(key))
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    assert round(params) == spec.params_m, f"{params:.2f} M for {spec.title}"
+    assert {name.split(".")[0] for name, _ in model.named_parameters()} >= {
+        "model",
+        "class_predictor",
+    }
+    assert model.class_predictor.out_features == len(DATASETS[spec.dataset]) + 1
 
 
 def test_shipped_label_lists():
-    for cats, total, things in ((COCO_PANOPTIC, 133, 80), (CITYSCAPES_PANOPTIC, 19, 8),
-                                (ADE20K_PANOPTIC, 150, 100)):
+    for cats, total, things in (
+        (COCO_PANOPTIC, 133, 80),
+        (CITYSCAPES_PANOPTIC, 19, 8),
+        (ADE20K_PANOPTIC, 150, 100),
+    ):
         assert len(cats) == total and sum(c.is_thing for c in cats) == things
         assert len({c.name for c in cats}) == total
+        assert len({c.dataset_id for c in cats}) == total
         assert all(len(c.color) == 3 and all(0 <= v <= 255 for v in c.color) for c in cats)
     assert COCO_PANOPTIC[0].name == "person" and COCO_PANOPTIC[0].dataset_id == 1
     assert not COCO_PANOPTIC[SKY].is_thing and COCO_PANOPTIC[SKY].dataset_id == 187
     assert all(c.is_thing for c in COCO_PANOPTIC[:80])
+    # COCO panoptic numbers things 1-90 and stuff 92-200, each in increasing order
+    ids = [c.dataset_id for c in COCO_PANOPTIC]
+    assert ids == sorted(ids) and ids[79] <= 90 < 92 <= ids[80]
 
 
-def test_random_config_has_the_checkpoint_architecture():
-    config = panoptic.random_config(DEFAULT_CHECKPOINT)
-    swin = config.backbone_config
-    assert (swin.embed_dim, list(swin.depths), list(swin.num_heads), swin.window_size) == (
-        96, [2, 2, 6, 2], [3, 6, 12, 24], 7)
-    assert config.num_labels == 133 and config.id2label[0] == "person"
-    assert config.num_queries == 100
-    large = panoptic.random_config("facebook/mask2former-swin-large-coco-panoptic")
-    assert large.backbone_config.embed_dim == 192 and large.num_queries == 200
-    cityscapes = panoptic.random_config("facebook/mask2former-swin-tiny-cityscapes-panoptic")
-    assert cityscapes.num_labels == 19
+def test_coco_things_match_torchvisions_coco_categories():
+    # torchvision's COCO detection list is indexed by COCO category id ("N/A" in the gaps)
+    coco = MaskRCNN_ResNet50_FPN_Weights.DEFAULT.meta["categories"]
+    things = [c for c in COCO_PANOPTIC if c.is_thing]
+    assert len(things) == 80 == sum(name not in ("N/A", "__background__") for name in coco)
+    assert [(c.dataset_id, c.name) for c in things] == [
+        (i, name) for i, name in enumerate(coco) if name not in ("N/A", "__background__")
+    ]
 
 
-def test_swin_t_random_model_has_the_published_size():
-    with torch.device("meta"):
-        model = Mask2FormerForUniversalSegmentation(panoptic.random_config(DEFAULT_CHECKPOINT))
-    params = sum(p.numel() for p in model.parameters()) / 1e6
-    assert 46 < params < 49  # Mask2Former Swin-T: 47 M
-    assert {name.split(".")[0] for name, _ in model.named_parameters()} >= {
-        "model", "class_predictor"}
+def test_cityscapes_matches_torchvisions_cityscapes_classes():
+    # torchvision's Cityscapes labels: the train ids 0-18 are the 19 evaluated classes
+    evaluated = sorted(
+        (c for c in Cityscapes.classes if 0 <= c.train_id < 19), key=lambda c: c.train_id
+    )
+    assert len(evaluated) == len(CITYSCAPES_PANOPTIC) == 19
+    for shipped, reference in zip(CITYSCAPES_PANOPTIC, evaluated, strict=True):
+        assert shipped.name == reference.name and shipped.dataset_id == reference.id
+        assert shipped.is_thing == reference.has_instances, shipped.name
+        assert shipped.color == reference.color, shipped.name
 
 
 # --- the adapter, with a tiny random model ----------------------------------------------------
 
 
 @pytest.fixture
-def tiny(monkeypatch):
+def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEGDEMO_WEIGHTS", "random")
     monkeypatch.setenv("SEGDEMO_PANOPTIC_ARCH", "tiny")
     monkeypatch.setenv("SEGDEMO_DEVICE", "cpu")
+
+
+def sharpen(loaded: panoptic.Loaded, factor: float = 100.0) -> None:
+    """Scale the class head of a (random) model so that its class scores are near 1.
+
+    Random weights give every class about 1/134, so nothing passes a threshold and, since the
+    mask probabilities are weighted by the score, no pixel passes the mask threshold either: a
+    low ``threshold`` alone still gives an empty result. A sharp class head gives segments.
+    """
+    with torch.no_grad():
+        loaded.model.class_predictor.weight.mul_(factor)
+        loaded.model.class_predictor.bias.mul_(factor)
+
+
+@pytest.fixture
+def sharp(tiny: None) -> Iterator[panoptic.Loaded]:
+    """The tiny random model on the CPU, sharpened, in the cache; forgotten afterwards."""
+    panoptic.unload()
+    loaded = panoptic.load(device="cpu")
+    sharpen(loaded)
+    try:
+        yield loaded
+    finally:
+        panoptic.unload()  # no other test may meet the changed model
 
 
 def _image(height: int = 60, width: int = 90) -> torch.Tensor:
@@ -357,11 +475,10 @@ def _image(height: int = 60, width: int = 90) -> torch.Tensor:
     return torch.randint(0, 256, (3, height, width), dtype=torch.uint8, generator=g)
 
 
-def test_segment_full_path_with_tiny_random_model(tiny):
-    loaded = panoptic.load()
+def test_segment_full_path_matches_transformers(sharp):
     captured = []
-    hook = loaded.model.register_forward_hook(lambda module, args, out: captured.append(out))
-    seen = []
+    hook = sharp.model.register_forward_hook(lambda module, args, out: captured.append(out))
+    seen: list[tuple[float, str]] = []
     try:
         result = segment(_image(), progress=lambda f, m: seen.append((f, m)))
     finally:
@@ -369,43 +486,107 @@ def test_segment_full_path_with_tiny_random_model(tiny):
     assert isinstance(result, Segmentation) and result.task == "panoptic"
     assert result.size == (60, 90) and result.ids.dtype == torch.int32
     assert result.categories == NAMES
-    assert set(result.extras["timings_ms"]) >= {"load", "preprocess", "model", "postprocess"}
-    assert result.extras["weights"] == "random" and result.extras["working_size"] == 384
+    assert len(result) > 0
+    assert_varied(result.ids)
+    assert all(s.score > panoptic.THRESHOLD for s in result.segments)
     assert result.extras["model_input"] == (384, 576)
-    assert seen[0][0] == 0.0 and seen[-1][0] == 1.0
-    # random weights: scores near 1/134, so nothing passes 0.5 (an empty result is fine here) …
-    assert all(s.score > 0.5 for s in result.segments)
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert not any(m.startswith("Loading") for _, m in seen)  # the model was built already
 
-    # … so push the same forward output through both post-processings with every threshold at
-    # 0: each query that wins a pixel becomes a segment, which compares the winner maps
+    # the same forward output through transformers' post-processing: at the default thresholds,
+    # and at 0 (every query that wins a pixel becomes a segment: compares the winner maps)
     (out,) = captured
-    mine = postprocess(out.class_queries_logits[0], out.masks_queries_logits[0],
-                       target_size=(60, 90), threshold=0.0, mask_threshold=0.0,
-                       overlap_threshold=0.0, label_ids_to_fuse=loaded.stuff_ids,
-                       categories=loaded.categories, is_thing=loaded.is_thing)
-    ref = loaded.processor.post_process_panoptic_segmentation(
-        out, threshold=0.0, mask_threshold=0.0, overlap_mask_area_threshold=0.0,
-        label_ids_to_fuse=set(loaded.stuff_ids), target_sizes=[(60, 90)])[0]
-    assert_agrees(mine, (ref["segmentation"].to(torch.int32), ref["segments_info"]))
+    for kw in ({}, {"threshold": 0.0, "mask_threshold": 0.0, "overlap_threshold": 0.0}):
+        mine = postprocess(
+            out.class_queries_logits[0],
+            out.masks_queries_logits[0],
+            target_size=(60, 90),
+            label_ids_to_fuse=sharp.stuff_ids,
+            categories=sharp.categories,
+            is_thing=sharp.is_thing,
+            **kw,
+        )
+        ref_kw = {
+            "overlap_mask_area_threshold" if k == "overlap_threshold" else k: v
+            for k, v in kw.items()
+        }
+        ref = sharp.processor.post_process_panoptic_segmentation(
+            out, label_ids_to_fuse=set(sharp.stuff_ids), target_sizes=[(60, 90)], **ref_kw
+        )[0]
+        assert_agrees(mine, (ref["segmentation"].to(torch.int32), ref["segments_info"]))
+        if not kw:
+            assert torch.equal(mine.ids, result.ids)
 
 
-def test_segment_working_size_and_cache(tiny):
-    first = segment(_image(50, 40), working_size=128)
+def test_segment_extras(sharp):
+    result = segment(_image(), threshold=0.6, device="cpu")
+    assert set(result.extras) == EXTRAS
+    timings = result.extras["timings_ms"]
+    assert set(timings) == {"load", "preprocess", "model", "postprocess"}
+    assert all(isinstance(ms, float) and ms >= 0 for ms in timings.values())
+    assert result.extras["model"] == "Mask2Former COCO · Swin-T"
+    assert result.extras["checkpoint"] == DEFAULT_CHECKPOINT
+    assert result.extras["weights"] == "random" and result.extras["threshold"] == 0.6
+    assert result.extras["working_size"] == panoptic.DEFAULT_WORKING_SIZE
+    assert result.extras["model_input"] == (384, 576) and result.extras["device"] == "cpu"
+
+
+def test_loading_is_reported_only_when_the_model_is_built(tiny):
+    panoptic.unload()
+    seen: list[tuple[float, str]] = []
+    segment(_image(40, 40), working_size=128, progress=lambda f, m: seen.append((f, m)))
+    assert seen[0] == (0.0, "Loading Mask2Former COCO · Swin-T …")
+    assert seen[-1][0] == 1.0
+
+
+def test_segment_working_size_and_cache(sharp):
+    first = segment(_image(50, 40), working_size=128, device="cpu")
     assert first.extras["model_input"] == (160, 128) and first.size == (50, 40)
-    assert panoptic.is_loaded()
-    again = segment(_image(50, 40), working_size=128)
-    assert torch.equal(first.ids, again.ids)  # same cached model, same (seeded) weights
+    assert_varied(first.ids)
+    assert panoptic.is_loaded(DEFAULT_CHECKPOINT, "cpu")
+    assert panoptic.load(device="cpu") is sharp  # the cached model, not a new one
+    again = segment(_image(50, 40), working_size=128, device="cpu")
+    assert_varied(again.ids)
+    assert torch.equal(first.ids, again.ids) and first.segments == again.segments
+
+    # a rebuilt model has the same (seeded) weights: the same answer
+    panoptic.unload()
+    assert not panoptic.is_loaded(DEFAULT_CHECKPOINT, "cpu")
+    rebuilt = panoptic.load(device="cpu")
+    assert rebuilt is not sharp
+    sharpen(rebuilt)
+    third = segment(_image(50, 40), working_size=128, device="cpu")
+    assert_varied(third.ids)
+    assert torch.equal(first.ids, third.ids) and first.segments == third.segments
 
 
-@pytest.mark.parametrize("call, error, match", [
-    (lambda: segment("x"), TypeError, "torch.Tensor"),
-    (lambda: segment(torch.zeros(3, 8, 8)), ValueError, "uint8"),
-    (lambda: segment(torch.zeros(1, 8, 8, dtype=torch.uint8)), ValueError, r"\[3, H, W\]"),
-    (lambda: segment(_image(), "nope"), ValueError, "unknown panoptic checkpoint"),
-    (lambda: segment(_image(), working_size=10), ValueError, "working_size"),
-    (lambda: segment(_image(), working_size=384.0), ValueError, "working_size"),
-    (lambda: segment(_image(), threshold=2), ValueError, "threshold"),
-])
+@pytest.mark.parametrize("device", DEVICES)
+def test_segment_runs_on_the_device_asked_for(tiny, monkeypatch, device):
+    # SEGDEMO_DEVICE names a device no model can run on: only the argument can make this work
+    monkeypatch.setenv("SEGDEMO_DEVICE", "meta")
+    for image in (_image(40, 40), _image(40, 40).to(device)):
+        result = segment(image, working_size=128, device=device)
+        assert result.ids.device.type == device and result.extras["device"] == device
+    assert panoptic.is_loaded(DEFAULT_CHECKPOINT, device)
+    assert not panoptic.is_loaded(DEFAULT_CHECKPOINT, "meta")
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: segment("x"), TypeError, "torch.Tensor"),
+        (lambda: segment(torch.zeros(3, 8, 8)), ValueError, "uint8"),
+        (lambda: segment(torch.zeros(1, 8, 8, dtype=torch.uint8)), ValueError, r"\[3, H, W\]"),
+        (lambda: segment(_image(), "nope"), ValueError, "unknown panoptic checkpoint"),
+        (lambda: segment(_image(), working_size=10), ValueError, "working_size"),
+        (lambda: segment(_image(), working_size=384.0), TypeError, "working_size"),
+        (lambda: segment(_image(), working_size="384"), TypeError, "working_size"),
+        (lambda: segment(_image(), threshold=2), ValueError, "threshold must be in"),
+        (lambda: segment(_image(), threshold="0.5"), TypeError, "threshold must be a number"),
+        (lambda: segment(_image(), threshold=True), TypeError, "threshold must be a number"),
+    ],
+)
 def test_segment_rejects_bad_inputs(tiny, call, error, match):
     with pytest.raises(error, match=match):
         call()
@@ -436,8 +617,6 @@ def test_missing_weights_say_how_to_fix_it_quickly(monkeypatch, tmp_path):
 
 
 def test_bench_suite_prints_the_contract_keys(tiny, capsys):
-    import json
-
     from segdemo.bench import __main__ as bench_main
 
     assert "panoptic" in bench_main.SUITES
@@ -449,16 +628,19 @@ def test_bench_suite_prints_the_contract_keys(tiny, capsys):
     assert post["baseline"] == "transformers.post_process_panoptic_segmentation"
     assert isinstance(post["baseline_median_ms"], float) and post["speedup"] is not None
     assert post["same_segments"] is True and post["segments"] >= 20 and post["things"] >= 10
+    assert post["agreement"] >= 0.999 and post["min_segment_iou"] >= 0.99
     assert post["mask_size"] == [96, 128]
     model = lines["panoptic_model_48x64"]
     assert model["architecture"] == "tiny" and "transformers" in model["baseline"]
-    assert model["model_ms"] > 0
+    assert model["model_ms"] > 0 and model["device"] == "cpu"
 
 
 # --- pretrained loading through the store (offline, with a tiny checkpoint in a fake cache) ---
 
 
-def _fake_snapshot(cache, repo_id: str, *, safetensors: bool = True):
+def _fake_snapshot(
+    cache: Path, repo_id: str, *, safetensors: bool = True
+) -> Mask2FormerForUniversalSegmentation:
     """Save a tiny model + processor where the Hub cache keeps ``repo_id``'s snapshot."""
     folder = cache / f"models--{repo_id.replace('/', '--')}"
     snapshot = folder / "snapshots" / ("0" * 40)
@@ -480,14 +662,17 @@ def _fake_snapshot(cache, repo_id: str, *, safetensors: bool = True):
 
 
 @pytest.fixture
-def offline_store(monkeypatch, tmp_path):
+def offline_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     monkeypatch.setenv("SEGDEMO_WEIGHTS", "pretrained")
     monkeypatch.setenv("SEGDEMO_OFFLINE", "1")
     monkeypatch.setenv("SEGDEMO_DEVICE", "cpu")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     monkeypatch.delenv("SEGDEMO_PANOPTIC_ARCH", raising=False)
-    monkeypatch.setattr(panoptic, "_MODELS", panoptic.ModelCache())
-    return tmp_path
+    panoptic.unload()  # a pretrained model cached from another store must not answer
+    try:
+        yield tmp_path
+    finally:
+        panoptic.unload()
 
 
 def test_pretrained_path_loads_from_the_store(offline_store):

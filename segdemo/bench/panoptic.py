@@ -13,9 +13,12 @@ Lines (``{size}`` is ``1080p``, ``4k``, or ``HxW`` under ``--size``):
   with the default checkpoint's architecture (Swin-T) against transformers' own pipeline on the
   same model (its processor, the forward, ``post_process_panoptic_segmentation``). Extra: the
   median stage timings of ``segment`` (``preprocess_ms``, ``model_ms``, ``postprocess_ms``).
-  Seconds per call on a CPU: 3 repeats by default, 1 with ``--quick``.
+  Slow on a CPU: 3 repeats by default, 1 with ``--quick``.
 - ``panoptic_model_{size}_ws800``: the same at working size 800, without a baseline; about four
-  times the compute, so it runs only when asked for by name (``--only ws800``).
+  times the pixels of the stock 384, so it runs only when asked for by name (``--only ws800``).
+
+The models run on ``--device`` (passed to ``load`` and ``segment``; the environment is left
+alone).
 
 Random weights unless SEGDEMO_WEIGHTS says otherwise: speed does not depend on the values.
 """
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import statistics
 import types
 from typing import Any
@@ -33,7 +35,8 @@ import torch
 
 from segdemo import panoptic, weights
 from segdemo.bench.timing import frame_sizes, median_ms, repeats, report, wants
-from segdemo.coco_panoptic import COCO_PANOPTIC
+from segdemo.panoptic.datasets import COCO_PANOPTIC
+from segdemo.result import Segmentation
 
 MODEL_SIZES = ("1080p",)
 TARGET_MS = {"1080p": 50.0}
@@ -45,8 +48,9 @@ THING = tuple(c.is_thing for c in COCO_PANOPTIC)
 STUFF = frozenset(i for i, thing in enumerate(THING) if not thing)
 
 
-def mask_size(height: int, width: int, working_size: int = panoptic.DEFAULT_WORKING_SIZE
-              ) -> tuple[int, int]:
+def mask_size(
+    height: int, width: int, working_size: int = panoptic.DEFAULT_WORKING_SIZE
+) -> tuple[int, int]:
     """The mask logits' size for an H×W image: the model input (shorter side ``working_size``,
     longer side capped at 1333, both rounded up to 32) divided by 4."""
     short, long = sorted((height, width))
@@ -63,8 +67,9 @@ def _logit(score: float) -> float:
     return math.log(score * len(NAMES) / (1 - score))
 
 
-def crafted_outputs(h: int, w: int, *, queries: int = QUERIES, seed: int = 0
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
+def crafted_outputs(
+    h: int, w: int, *, queries: int = QUERIES, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Model-like outputs ([Q, 134], [Q, h, w]) of a street scene with about 30 segments.
 
     24 things (ellipses on a jittered 4×6 grid, classes person/car/bicycle/dog/...), 10 stuff
@@ -87,11 +92,16 @@ def crafted_outputs(h: int, w: int, *, queries: int = QUERIES, seed: int = 0
             shapes.append(1 - ((y - cy) / ry) ** 2 - ((x - cx) / rx) ** 2)
     covered = torch.stack(shapes).amax(0).clamp(min=0)
     stuff = [  # class, y0, y1, x0, x1
-        ("sky-other-merged", 0.0, 0.22, 0.0, 0.4), ("sky-other-merged", 0.0, 0.22, 0.4, 0.75),
-        ("sky-other-merged", 0.0, 0.22, 0.75, 1.0), ("building-other-merged", 0.22, 0.42, 0.0, 0.5),
-        ("building-other-merged", 0.22, 0.42, 0.5, 0.8), ("tree-merged", 0.22, 0.42, 0.8, 1.0),
-        ("pavement-merged", 0.42, 0.6, 0.0, 1.0), ("road", 0.6, 0.85, 0.0, 0.7),
-        ("grass-merged", 0.6, 0.85, 0.7, 1.0), ("wall-other-merged", 0.85, 1.0, 0.0, 1.0),
+        ("sky-other-merged", 0.0, 0.22, 0.0, 0.4),
+        ("sky-other-merged", 0.0, 0.22, 0.4, 0.75),
+        ("sky-other-merged", 0.0, 0.22, 0.75, 1.0),
+        ("building-other-merged", 0.22, 0.42, 0.0, 0.5),
+        ("building-other-merged", 0.22, 0.42, 0.5, 0.8),
+        ("tree-merged", 0.22, 0.42, 0.8, 1.0),
+        ("pavement-merged", 0.42, 0.6, 0.0, 1.0),
+        ("road", 0.6, 0.85, 0.0, 0.7),
+        ("grass-merged", 0.6, 0.85, 0.7, 1.0),
+        ("wall-other-merged", 0.85, 1.0, 0.0, 1.0),
     ]
     q = 0
     for name, y0, y1, x0, x1 in stuff:
@@ -117,21 +127,25 @@ def crafted_outputs(h: int, w: int, *, queries: int = QUERIES, seed: int = 0
     return cls, masks
 
 
-def transformers_post(cls: torch.Tensor, masks: torch.Tensor, size: tuple[int, int]
-                      ) -> dict[str, Any]:
+def transformers_post(
+    cls: torch.Tensor, masks: torch.Tensor, size: tuple[int, int]
+) -> dict[str, Any]:
     """The baseline: transformers' panoptic post-processing of the same outputs."""
     from transformers import Mask2FormerImageProcessor
 
-    outputs = types.SimpleNamespace(class_queries_logits=cls[None],
-                                    masks_queries_logits=masks[None])
+    outputs = types.SimpleNamespace(
+        class_queries_logits=cls[None], masks_queries_logits=masks[None]
+    )
     return Mask2FormerImageProcessor().post_process_panoptic_segmentation(
         outputs, label_ids_to_fuse=set(STUFF), target_sizes=[size]
     )[0]
 
 
-def ours_post(cls: torch.Tensor, masks: torch.Tensor, size: tuple[int, int]):
-    return panoptic.postprocess(cls, masks, target_size=size, label_ids_to_fuse=STUFF,
-                                categories=NAMES, is_thing=THING)
+def ours_post(cls: torch.Tensor, masks: torch.Tensor, size: tuple[int, int]) -> Segmentation:
+    """Ours: :func:`segdemo.panoptic.postprocess` of the outputs."""
+    return panoptic.postprocess(
+        cls, masks, target_size=size, label_ids_to_fuse=STUFF, categories=NAMES, is_thing=THING
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -161,13 +175,20 @@ def _post(args: argparse.Namespace, label: str, height: int, width: int) -> None
     agreement = (mine.ids == ref_ids).float().mean().item()
     del ref, ref_ids
     ms = median_ms(lambda: ours_post(cls, masks, size), device=device, **repeats(args))
-    baseline_ms = median_ms(lambda: transformers_post(cls, masks, size), device=device,
-                            **repeats(args, slow=True))
+    baseline_ms = median_ms(
+        lambda: transformers_post(cls, masks, size), device=device, **repeats(args, slow=True)
+    )
     extra: dict[str, Any] = {
-        "segments": len(mine), "things": sum(s.is_thing for s in mine.segments),
-        "queries": int(cls.shape[0]), "mask_size": [h, w], "same_segments": same,
-        "agreement": round(agreement, 6), "min_segment_iou": round(min(ious, default=0.0), 6),
-        "device": str(device), "threads": torch.get_num_threads(), "size": [height, width],
+        "segments": len(mine),
+        "things": sum(s.is_thing for s in mine.segments),
+        "queries": int(cls.shape[0]),
+        "mask_size": [h, w],
+        "same_segments": same,
+        "agreement": round(agreement, 6),
+        "min_segment_iou": round(min(ious, default=0.0), 6),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "size": [height, width],
     }
     if label in TARGET_MS:
         extra["target_ms"] = TARGET_MS[label]
@@ -194,35 +215,42 @@ def _model(args: argparse.Namespace, label: str, height: int, width: int) -> Non
     if not asked:
         return
     device = torch.device(args.device)
-    os.environ.setdefault("SEGDEMO_DEVICE", str(device))
     repeat, warmup = (1, 0) if args.quick else (args.repeat or 3, 1)
     image = _photo(height, width).to(device)
     key = panoptic.DEFAULT_CHECKPOINT
-    loaded = panoptic.load(key)
-    common = {
-        "device": str(loaded.device), "threads": torch.get_num_threads(),
-        "size": [height, width], "weights": weights.weights_mode(),
-        "architecture": panoptic.architecture(), "checkpoint": key,
+    loaded = panoptic.load(key, device)
+    common: dict[str, Any] = {
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "size": [height, width],
+        "weights": weights.weights_mode(),
+        "architecture": panoptic.architecture(),
+        "checkpoint": key,
     }
     for name in asked:
         working = names[name]
         stages: list[dict[str, float]] = []
-
         segments: list[int] = []
 
-        def full_run(working: int | None = working, stages: list = stages,
-                     segments: list = segments) -> None:
-            result = panoptic.segment(image, key, working_size=working)
-            stages.append(result.extras["timings_ms"])
+        def full_run(
+            working: int | None = working,
+            stages: list[dict[str, float]] = stages,
+            segments: list[int] = segments,
+        ) -> None:
+            result = panoptic.segment(image, key, working_size=working, device=device)
+            stages.append(result.extras["timings_ms"])  # type: ignore[arg-type]
             segments[:] = [len(result)]
 
         total = median_ms(full_run, repeat=repeat, warmup=warmup, device=device)
         measured = stages[-repeat:]
-        extra = {
-            **common, "working_size": working or panoptic.DEFAULT_WORKING_SIZE,
+        extra: dict[str, Any] = {
+            **common,
+            "working_size": working or panoptic.DEFAULT_WORKING_SIZE,
             "segments": segments[0],
-            **{f"{stage}_ms": round(statistics.median(t[stage] for t in measured), 2)
-               for stage in ("preprocess", "model", "postprocess")},
+            **{
+                f"{stage}_ms": round(statistics.median(t[stage] for t in measured), 2)
+                for stage in ("preprocess", "model", "postprocess")
+            },
         }
         if working is not None:
             report(name, total, **extra)
@@ -230,18 +258,26 @@ def _model(args: argparse.Namespace, label: str, height: int, width: int) -> Non
 
         def baseline() -> None:
             inputs = loaded.processor(
-                images=image, return_tensors="pt", device=loaded.device,
-                size={"shortest_edge": panoptic.DEFAULT_WORKING_SIZE,
-                      "longest_edge": panoptic.LONGEST_EDGE},
+                images=image,
+                return_tensors="pt",
+                device=device,
+                size={
+                    "shortest_edge": panoptic.DEFAULT_WORKING_SIZE,
+                    "longest_edge": panoptic.LONGEST_EDGE,
+                },
             )
             with torch.inference_mode():
-                outputs = loaded.model(pixel_values=inputs["pixel_values"].to(loaded.device))
+                outputs = loaded.model(pixel_values=inputs["pixel_values"].to(device))
             loaded.processor.post_process_panoptic_segmentation(
                 outputs, label_ids_to_fuse=set(loaded.stuff_ids), target_sizes=[(height, width)]
             )
 
         baseline_ms = median_ms(baseline, repeat=repeat, warmup=warmup, device=device)
-        report(name, total,
-               baseline="transformers Mask2FormerImageProcessor + model + "
-                        "post_process_panoptic_segmentation",
-               baseline_ms=baseline_ms, **extra)
+        report(
+            name,
+            total,
+            baseline="transformers Mask2FormerImageProcessor + model + "
+            "post_process_panoptic_segmentation",
+            baseline_ms=baseline_ms,
+            **extra,
+        )
