@@ -33,6 +33,7 @@ from PIL import Image
 
 from segdemo import masks
 from segdemo.images import label_image, rgb_image
+from segdemo.images import png_bytes as encode_png
 from segdemo.result import Segmentation
 
 #: Segment ids a COCO panoptic PNG can hold (three 8-bit channels).
@@ -61,11 +62,9 @@ def slug(label: str, default: str = "segment") -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", label).strip("_")[:40] or default
 
 
-def png_bytes(image: Image.Image, *, compress_level: int = 1) -> bytes:
-    """``image`` as PNG bytes (lossless; level 1 is fast and still compresses masks well)."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=compress_level)
-    return buffer.getvalue()
+def png_bytes(image: Image.Image) -> bytes:
+    """``image`` as PNG bytes at compression level 1: fast, and masks still compress well."""
+    return encode_png(image, compress_level=1)
 
 
 def _category_lut(seg: Segmentation) -> torch.Tensor:

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from pycocotools.coco import COCO
 
-from segdemo import cli, tasks
+from segdemo import cli, semantic, tasks
 from segdemo.result import Segment, Segmentation
 
 HEIGHT, WIDTH = 41, 57
@@ -36,13 +37,40 @@ def photo(tmp_path: Path) -> Path:
     return path
 
 
-def crafted_segmentation() -> Segmentation:
-    """Three segments of known shapes (a box, a disc, a corner block) on a background of 0."""
+def crafted_ids(shift: int = 0) -> torch.Tensor:
+    """Three segments of known shapes (a box, a disc, a corner block) on a background of 0,
+    rolled ``shift`` columns to the right (a second photo's different result)."""
     ids = torch.zeros(HEIGHT, WIDTH, dtype=torch.int32)
     ids[5:20, 3:30] = 1
     y, x = torch.meshgrid(torch.arange(HEIGHT), torch.arange(WIDTH), indexing="ij")
     ids[(y - 28) ** 2 + (x - 42) ** 2 < 81] = 2
     ids[32:, :12] = 3
+    return ids.roll(shift, dims=1)
+
+
+def crafted_segmentation(task: str = "instance", shift: int = 0) -> Segmentation:
+    """:func:`crafted_ids` as a result of ``task``, with that task's labels and table: segment
+    ids differ from class indices, so an export that mixes them up shows."""
+    ids = crafted_ids(shift)
+    if task == "semantic":
+        voc = semantic.VARIANTS[semantic.DEFAULT_VARIANT].categories
+        classes = (voc.index("dog"), voc.index("cat"), voc.index("person"))
+        segments = tuple(Segment(k, c, voc[c], None, True) for k, c in enumerate(classes, 1))
+        return Segmentation(ids, segments, voc, task, {"model": "fake", "weights": "random"})
+    if task == "panoptic":
+        from segdemo.panoptic import DEFAULT_CHECKPOINT
+        from segdemo.panoptic.datasets import DATASETS
+
+        dataset = DATASETS["coco"]
+        names = tuple(c.name for c in dataset)
+        stuff = next(i for i, c in enumerate(dataset) if not c.is_thing)
+        classes = (names.index("dog"), stuff, names.index("person"))
+        segments = tuple(
+            Segment(k, c, names[c], 0.9 - k / 10, dataset[c].is_thing)
+            for k, c in enumerate(classes, 1)
+        )
+        extras = {"model": "fake", "weights": "random", "checkpoint": DEFAULT_CHECKPOINT}
+        return Segmentation(ids, segments, names, task, extras)
     segments = (
         Segment(1, 2, "dog", 0.9, True, (3.0, 5.0, 30.0, 20.0)),
         Segment(2, 3, "traffic light", 0.8, True, (33.0, 19.0, 51.0, 37.0)),
@@ -54,18 +82,46 @@ def crafted_segmentation() -> Segmentation:
 
 
 def fake_adapter(
-    monkeypatch: pytest.MonkeyPatch, task: str, seg: Segmentation
+    monkeypatch: pytest.MonkeyPatch, task: str, *results: Segmentation
 ) -> list[tuple[str, dict[str, object]]]:
-    """Make ``task``'s adapter return ``seg``; returns the (model, options) of every call."""
+    """Make ``task``'s adapter return ``results`` in turn (the last one from then on); returns
+    the (model, options) of every call."""
     calls: list[tuple[str, dict[str, object]]] = []
 
     def segment(image: torch.Tensor, model: str, /, **options: object) -> Segmentation:
         assert image.shape == (3, HEIGHT, WIDTH) and image.dtype == torch.uint8
         calls.append((model, options))
-        return seg
+        return results[min(len(calls), len(results)) - 1]
 
     monkeypatch.setitem(tasks.TASKS, task, dataclasses.replace(tasks.TASKS[task], segment=segment))
     return calls
+
+
+def write_photos(folder: Path, *names: str) -> list[Path]:
+    """Noise photos of HEIGHT × WIDTH at ``names`` (sub-folders made) inside ``folder``."""
+    rng = np.random.default_rng(1)
+    paths = []
+    for name in names:
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(1, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+def read_ids(out: Path, stem: str) -> np.ndarray:
+    """The id map the CLI wrote for ``stem``, checked non-empty and non-uniform."""
+    ids = np.array(Image.open(out / f"{stem}.ids.png")).astype(np.int64)
+    assert ids.max() > 0 and ids.min() != ids.max(), "an empty or uniform id map proves nothing"
+    return ids
+
+
+def read_table(out: Path, stem: str) -> list[dict]:
+    return json.loads((out / f"{stem}.segments.json").read_text())["segments"]
+
+
+def no_temporary_files(out: Path) -> None:
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")], "a temporary file was left"
 
 
 def test_segment_writes_overlay_id_map_table_and_cutouts(photo: Path, tmp_path: Path) -> None:
@@ -160,8 +216,19 @@ def test_options_given_reach_the_adapter(
         (["--task", "instance", "--model", "resnet50"], ["--model", "instance", "v2, v1"]),
         (["--model", "v2"], ["--model", "semantic", "resnet50"]),
         (["--task", "depth"], ["--task", "'depth'"]),
+        (["--format", "pascal"], ["--format", "'pascal'", "coco-panoptic"]),
+        (["--task", "instance", "--format", "voc"],
+         ["--format", "'voc'", "--task instance", "semantic", "coco, all"]),
+        (["--task", "panoptic", "--format", "voc"],
+         ["--format", "'voc'", "--task panoptic", "coco-panoptic, all"]),
+        (["--format", "coco"], ["--format", "'coco'", "--task semantic", "voc, all"]),
+        (["--task", "panoptic", "--format", "coco"], ["--format", "'coco'", "--task panoptic"]),
+        (["--task", "semantic", "--format", "coco-panoptic"],
+         ["--format", "'coco-panoptic'", "--task semantic", "panoptic results"]),
+        (["--task", "instance", "--format", "coco-panoptic"],
+         ["--format", "'coco-panoptic'", "--task instance", "coco, all"]),
     ],
-)
+)  # fmt: skip
 def test_bad_options_are_usage_errors_before_any_model_runs(
     argv: list[str],
     words: list[str],
@@ -212,3 +279,220 @@ def test_iter_photos_walks_folders_in_order(tmp_path: Path) -> None:
     for name in ("b.jpg", "a.PNG", "c.txt"):
         (tmp_path / name).write_bytes(b"")
     assert [p.name for p in cli.iter_photos([tmp_path])] == ["a.PNG", "b.jpg"]
+
+
+# --------------------------------------------------------------------------- dataset-level formats
+
+
+def test_plan_photos_names_each_photo_once(tmp_path: Path) -> None:
+    """Image ids are positions in the sorted list, file names are relative to the folder named
+    (a file named: its name), stems are unique in the run, case-insensitively."""
+    folder = tmp_path / "in"
+    for name in ("b/x.jpg", "a/x.png", "a/X.webp", "x-2.png", "c.txt"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(b"")
+    single = tmp_path / "x.gif"
+    single.write_bytes(b"")
+    plan = cli.plan_photos([folder, single])
+    assert [(p.image_id, p.file_name, p.stem) for p in plan] == [
+        (1, "a/X.webp", "X"),
+        (2, "a/x.png", "x-2"),
+        (3, "b/x.jpg", "x-3"),
+        (4, "x-2.png", "x-2-2"),
+        (5, "x.gif", "x-4"),
+    ]
+    assert [p.path for p in plan] == list(cli.iter_photos([folder, single]))
+    assert cli.plan_photos([folder, single]) == plan  # the same inputs, the same names
+
+
+def test_voc_png_holds_each_pixels_class(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_adapter(monkeypatch, "semantic", crafted_segmentation("semantic"))
+    (photo,) = write_photos(tmp_path / "in", "a.png")
+    out = tmp_path / "out"
+    assert cli.main(["segment", str(photo), "--format", "voc", "--out", str(out)]) == 0
+
+    ids = read_ids(out, "a")
+    lut = np.zeros(ids.max() + 1, dtype=np.int64)
+    for row in read_table(out, "a"):
+        lut[row["id"]] = row["category_id"]
+    expected = lut[ids]
+    assert len(np.unique(expected)) == 4  # background and three classes
+    voc = Image.open(out / "voc" / "a.png")
+    assert voc.mode == "P" and voc.size == (WIDTH, HEIGHT)
+    np.testing.assert_array_equal(np.asarray(voc), expected)
+    assert (out / "a.overlay.png").exists() and (out / "a.cutouts").is_dir()  # still there
+    assert not (out / "coco_instances.json").exists() and not (out / "coco_panoptic").exists()
+    no_temporary_files(out)
+
+
+def test_coco_instances_round_trip_through_pycocotools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two photos of one folder, two different results: one image entry each, with the photo's
+    position as id and its path in the folder as file name; every mask equals its id map region."""
+    fake_adapter(monkeypatch, "instance", crafted_segmentation(), crafted_segmentation(shift=9))
+    write_photos(tmp_path / "in", "a.png", "sub/b.png")
+    out = tmp_path / "out"
+    argv = ["segment", str(tmp_path / "in"), "--task", "instance", "--format", "all"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+
+    coco = COCO(str(out / "coco_instances.json"))
+    assert [(i["id"], i["file_name"]) for i in coco.loadImgs(coco.getImgIds())] == [
+        (1, "a.png"),
+        (2, "sub/b.png"),
+    ]
+    assert {c["id"]: c["name"] for c in coco.loadCats(coco.getCatIds())} == {
+        1: "person", 2: "dog", 3: "traffic light",
+    }  # fmt: skip
+    maps = {1: read_ids(out, "a"), 2: read_ids(out, "b")}
+    assert not np.array_equal(maps[1], maps[2])
+    for image_id, ids in maps.items():
+        info = coco.imgs[image_id]
+        assert (info["height"], info["width"]) == ids.shape
+        rows = [r for r in read_table(out, "ab"[image_id - 1]) if r["area"] > 0]
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=[image_id]))
+        assert len(anns) == len(rows) == 3
+        for ann, row in zip(anns, rows, strict=True):
+            region = ids == row["id"]
+            assert 0 < region.sum() < region.size
+            np.testing.assert_array_equal(coco.annToMask(ann).astype(bool), region)
+            assert ann["category_id"] == row["category_id"] and ann["score"] == row["score"]
+            assert ann["area"] == row["area"]
+    no_temporary_files(out)
+
+
+def test_coco_panoptic_png_decodes_to_the_id_map(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from segdemo.panoptic.datasets import DATASETS
+
+    fake_adapter(monkeypatch, "panoptic", crafted_segmentation("panoptic"))
+    (photo,) = write_photos(tmp_path / "in", "a.png")
+    out = tmp_path / "out"
+    argv = ["segment", str(photo), "--task", "panoptic", "--format", "coco-panoptic"]
+    assert cli.main([*argv, "--out", str(out), "--no-cutouts"]) == 0
+
+    ids = read_ids(out, "a")
+    rgb = np.asarray(Image.open(out / "coco_panoptic" / "a.png")).astype(np.int64)
+    np.testing.assert_array_equal(rgb[..., 0] + 256 * rgb[..., 1] + 256**2 * rgb[..., 2], ids)
+
+    data = json.loads((out / "coco_panoptic.json").read_text())
+    assert data["images"] == [{"id": 1, "file_name": "a.png", "height": HEIGHT, "width": WIDTH}]
+    (annotation,) = data["annotations"]
+    assert annotation["image_id"] == 1 and annotation["file_name"] == "a.png"
+    dataset = DATASETS["coco"]
+    categories = {c["id"]: c for c in data["categories"]}
+    assert len(categories) == len(dataset)
+    rows = read_table(out, "a")
+    assert len(annotation["segments_info"]) == len(rows) == 3
+    for info, row in zip(annotation["segments_info"], rows, strict=True):
+        region = ids == row["id"]
+        ys, xs = np.nonzero(region)
+        box = [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
+        assert info == {
+            "id": row["id"],
+            "category_id": dataset[row["category_id"]].dataset_id,
+            "area": region.sum(),
+            "bbox": box,
+            "iscrowd": 0,
+        }
+        category = categories[info["category_id"]]
+        assert category["name"] == row["label"] and category["isthing"] == int(row["is_thing"])
+    no_temporary_files(out)
+
+
+def test_real_instance_run_writes_coco_instances(tmp_path: Path) -> None:
+    """Random Mask R-CNN keeps detections above a 0.05 threshold: a real, non-empty result,
+    written and read back through pycocotools."""
+    rng = np.random.default_rng(0)
+    photo = tmp_path / "noise.png"
+    Image.fromarray(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)).save(photo)
+    out = tmp_path / "out"
+    argv = ["segment", str(photo), "--task", "instance", "--format", "coco", "--no-cutouts"]
+    assert cli.main([*argv, "--threshold", "0.05", "--working-size", "512", "--out", str(out)]) == 0
+
+    ids = read_ids(out, "noise")
+    rows = [r for r in read_table(out, "noise") if r["area"] > 0]
+    coco = COCO(str(out / "coco_instances.json"))
+    anns = coco.loadAnns(coco.getAnnIds(imgIds=[1]))
+    assert rows and len(anns) == len(rows)
+    assert coco.imgs[1]["file_name"] == "noise.png" and ids.shape == (120, 160)
+    for ann, row in zip(anns, rows, strict=True):
+        np.testing.assert_array_equal(coco.annToMask(ann).astype(bool), ids == row["id"])
+        assert ann["score"] == row["score"] and ann["category_id"] == row["category_id"]
+
+
+@pytest.mark.parametrize(
+    ("task", "dataset_png"),
+    [("semantic", "voc/{}.png"), ("instance", None), ("panoptic", "coco_panoptic/{}.png")],
+)
+def test_the_same_stem_twice_overwrites_nothing(
+    task: str, dataset_png: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = crafted_segmentation(task), crafted_segmentation(task, shift=9)
+    fake_adapter(monkeypatch, task, first, second)
+    write_photos(tmp_path / "in", "a/x.jpg", "b/x.png")
+    out = tmp_path / "out"
+    argv = ["segment", str(tmp_path / "in"), "--task", task, "--format", "all"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+
+    for stem, seg, path in (("x", first, "a/x.jpg"), ("x-2", second, "b/x.png")):
+        np.testing.assert_array_equal(read_ids(out, stem), seg.ids.numpy())
+        table = json.loads((out / f"{stem}.segments.json").read_text())
+        assert table["image"] == str(tmp_path / "in" / path)
+        assert (out / f"{stem}.overlay.png").exists()
+        assert len(list((out / f"{stem}.cutouts").iterdir())) == 3
+        if dataset_png is not None:
+            png = np.asarray(Image.open(out / dataset_png.format(stem))).astype(np.int64)
+            if task == "panoptic":
+                png = png[..., 0] + 256 * png[..., 1] + 256**2 * png[..., 2]
+                np.testing.assert_array_equal(png, seg.ids.numpy())
+            else:
+                assert np.array_equal(png > 0, seg.ids.numpy() > 0)
+    if task == "instance":
+        coco = COCO(str(out / "coco_instances.json"))
+        assert [coco.imgs[i]["file_name"] for i in (1, 2)] == ["a/x.jpg", "b/x.png"]
+    if task == "panoptic":
+        data = json.loads((out / "coco_panoptic.json").read_text())
+        assert [a["file_name"] for a in data["annotations"]] == ["x.png", "x-2.png"]
+
+
+def test_failed_photos_are_in_no_dataset_file_and_keep_their_id_unused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_adapter(monkeypatch, "instance", crafted_segmentation(), crafted_segmentation(shift=9))
+    write_photos(tmp_path / "in", "a.png", "c.png")
+    (tmp_path / "in" / "b.png").write_text("not a png")
+    out = tmp_path / "out"
+    argv = ["segment", str(tmp_path / "in"), "--task", "instance", "--format", "coco"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    assert "skipped" in capsys.readouterr().err
+
+    coco = COCO(str(out / "coco_instances.json"))
+    assert sorted(coco.imgs) == [1, 3] and coco.imgs[3]["file_name"] == "c.png"
+    assert {a["image_id"] for a in coco.loadAnns(coco.getAnnIds())} == {1, 3}
+    assert not list(out.glob("b.*"))
+
+
+def test_a_run_where_nothing_worked_writes_no_dataset_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_adapter(monkeypatch, "instance", crafted_segmentation())
+    bad = tmp_path / "bad.png"
+    bad.write_text("text")
+    out = tmp_path / "out"
+    argv = ["segment", str(bad), "--task", "instance", "--format", "all", "--out", str(out)]
+    assert cli.main(argv) == 1
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("task", ["semantic", "instance", "panoptic"])
+def test_without_format_no_dataset_file_is_written(
+    task: str, photo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_adapter(monkeypatch, task, crafted_segmentation(task))
+    out = tmp_path / "out"
+    assert cli.main(["segment", str(photo), "--task", task, "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "a.cutouts", "a.ids.png", "a.overlay.png", "a.segments.json",
+    ]  # fmt: skip

@@ -5,6 +5,7 @@ Every fixture file is built in tmp_path at test time; expected pixels are writte
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 import subprocess
@@ -923,3 +924,11 @@ def test_saved_label_maps_load_back_exactly(
     generator = torch.Generator().manual_seed(seed)
     ids = torch.tensor(pool)[torch.randint(0, len(pool), (h, w), generator=generator)]
     assert torch.equal(load_annotation(save_label_png(ids, tmp_path / "ids.png")), ids.int())
+
+
+def test_written_files_appear_whole_with_the_usual_permissions(tmp_path: Path) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    path = save_png(torch.zeros(3, 2, 2, dtype=torch.uint8), tmp_path / "deep" / "x.png")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in path.parent.iterdir()] == ["x.png"]  # no temporary file left

@@ -30,10 +30,12 @@ from segdemo.images.decode import (
 from segdemo.images.encode import (
     jpeg_data_url,
     label_image,
+    png_bytes,
     rgb_image,
     save_label_png,
     save_png,
     to_numpy_hwc,
+    write_atomically,
 )
 
 __all__ = [
@@ -50,9 +52,11 @@ __all__ = [
     "label_image",
     "load_annotation",
     "load_image",
+    "png_bytes",
     "read_annotation",
     "rgb_image",
     "save_label_png",
     "save_png",
     "to_numpy_hwc",
+    "write_atomically",
 ]

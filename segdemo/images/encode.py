@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -49,17 +49,26 @@ def jpeg_data_url(image: torch.Tensor, *, max_side: int = 960, quality: int = 85
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _atomic_save(im: Image.Image, path: str | os.PathLike, **params: object) -> Path:
-    """Write a PNG next to ``path`` and rename it into place: readers never see half a file."""
+def png_bytes(image: Image.Image, *, compress_level: int = 6) -> bytes:
+    """``image`` as PNG bytes (lossless; ``compress_level`` 0–9 trades size for speed)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=compress_level)
+    return buffer.getvalue()
+
+
+def write_atomically(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to a temporary file next to ``path`` and rename it into place, so a reader
+    never sees half a file. Parent folders are created; the file gets the user's usual
+    permissions (the temporary file is opened with mode "x", not ``mkstemp``'s 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with os.fdopen(fd, "wb") as fp:
-            im.save(fp, format="PNG", **params)
+        with open(tmp, "xb") as file:
+            file.write(data)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 
@@ -99,9 +108,9 @@ def save_png(image: torch.Tensor, path: str | os.PathLike, *, compress_level: in
     Parent folders are created; the file appears atomically. ``compress_level`` 0–9 trades size
     for speed (lower writes faster, higher writes smaller).
     """
-    return _atomic_save(rgb_image(image), path, compress_level=compress_level)
+    return write_atomically(path, png_bytes(rgb_image(image), compress_level=compress_level))
 
 
 def save_label_png(ids: torch.Tensor, path: str | os.PathLike) -> Path:
     """Write an integer id map [H, W] as a lossless PNG (see :func:`label_image`)."""
-    return _atomic_save(label_image(ids), path)
+    return write_atomically(path, png_bytes(label_image(ids)))
