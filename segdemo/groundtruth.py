@@ -1,9 +1,10 @@
 """Ground-truth annotations as a Segmentation: Oxford-IIIT Pet trimaps, VOC PNGs, label maps.
 
-The seed lesson in code: an annotation is an image whose pixel values are labels. A trimap
-stores 1 (pet), 2 (background) and 3 (border); ``ToTensor`` divides uint8 images by 255, so
-those labels arrive as 1/255 ≈ 0.0039, 2/255 and 3/255; ``torch.where(mask == object, 1, 0)``
-turns the chosen value into a binary mask. Every annotation value becomes one segment.
+An annotation is an image whose pixel values are labels. A trimap stores 1 (pet),
+2 (background) and 3 (border); ``ToTensor`` divides uint8 images by 255, so those labels arrive
+as 1/255 ≈ 0.0039, 2/255 and 3/255, and the usual tutorial step
+``torch.where(mask == object, 1, 0)`` turns the chosen value into a binary mask. Here every
+annotation value becomes one segment.
 """
 
 from __future__ import annotations
@@ -54,7 +55,10 @@ def annotation_segmentation(values: torch.Tensor, mode: str = "L") -> Segmentati
     value itself, so the colours follow the file's own convention (a VOC palette PNG gets the
     VOC colours, trimap 1/2/3 the first palette colours). ``categories`` names every value up
     to the largest; ``extras["values"]`` lists the stored value of each segment id - 1.
+    TypeError for something that is not a tensor, ValueError for a bad one.
     """
+    if not isinstance(values, torch.Tensor):
+        raise TypeError(f"an annotation must be a tensor [H, W], got a {type(values).__name__}")
     if values.ndim != 2:
         raise ValueError(f"an annotation must be a 2-D label map [H, W], got {tuple(values.shape)}")
     present, inverse = torch.unique(values, sorted=True, return_inverse=True)
@@ -63,9 +67,7 @@ def annotation_segmentation(values: torch.Tensor, mode: str = "L") -> Segmentati
         raise ValueError(f"annotation values must be >= 0, got {stored[0]}")
     names = label_names(stored, mode)
     categories = tuple(names.get(v, f"value {v}") for v in range(stored[-1] + 1 if stored else 0))
-    segments = tuple(
-        Segment(id=k + 1, category_id=v, label=names[v]) for k, v in enumerate(stored)
-    )
+    segments = tuple(Segment(id=k + 1, category_id=v, label=names[v]) for k, v in enumerate(stored))
     ids = (inverse + 1).to(torch.int32)
     return Segmentation(ids, segments, categories, "groundtruth", extras={"values": stored})
 
@@ -74,9 +76,7 @@ def segment_for_value(seg: Segmentation, value: int) -> int:
     """The segment id that holds the stored annotation ``value``; ValueError if absent."""
     stored: list[int] = seg.extras["values"]  # type: ignore[assignment]
     if value not in stored:
-        raise ValueError(
-            f"the annotation has no pixel with value {value}; its values are {stored}"
-        )
+        raise ValueError(f"the annotation has no pixel with value {value}; its values are {stored}")
     return stored.index(value) + 1
 
 

@@ -7,9 +7,9 @@ Two steps, so that moving a slider never runs the model again:
   *before* they are pasted into the image (down to the score floor, 0.05).
 - :func:`to_segmentation` turns cached detections into a :class:`Segmentation` for a score
   threshold and a class filter: one segment per kept detection, the higher score winning the
-  pixels where masks overlap. It pastes each 28×28 mask inside its own box only (torchvision's
-  ``paste_masks_in_image`` builds an N×H×W float tensor: ~1 s for 100 detections at 1080p on
-  a CPU, against a few ms here), with torchvision's exact paste geometry, so results agree.
+  pixels where masks overlap. It pastes each 28×28 mask inside its own box only, with
+  torchvision's exact paste geometry, so results agree; torchvision's ``paste_masks_in_image``
+  builds an N×H×W float tensor instead, whose cost grows with the detections times the pixels.
 
 The model runs with its own preprocessing (``GeneralizedRCNNTransform``: normalisation and the
 resize of the short side to 800) and its own box post-processing (rescale to the original
@@ -74,8 +74,8 @@ documented use: ``masks > 0.5``)."""
 WORKING_SIZES = (800, 640, 512)
 """Short-side sizes offered to the user. 800 is what both models were trained and evaluated at
 (the box/mask AP quoted in the descriptions); smaller sizes cut CPU time roughly with the pixel
-count (512 → ~0.4×) at a cost in accuracy that is not measured here (no weights offline): expect
-small objects to be the first lost. 800 stays the default: it is the models' own
+count, at a cost in accuracy that is not measured here (no weights offline): expect small
+objects to be the first lost. 800 stays the default: it is the models' own
 ``transform.min_size`` (a test checks it), used when ``working_size`` is None."""
 DEFAULT_WORKING_SIZE = WORKING_SIZES[0]
 WORKING_SIZE_RANGE = (128, 1333)
@@ -122,12 +122,17 @@ class Variant(TorchvisionVariant):
 VARIANTS: Mapping[str, Variant] = MappingProxyType(
     {
         "v2": Variant(
-            "v2", "Mask R-CNN v2 (ResNet-50 FPN v2)", maskrcnn_resnet50_fpn_v2,
+            "v2",
+            "Mask R-CNN v2 (ResNet-50 FPN v2)",
+            maskrcnn_resnet50_fpn_v2,
             MaskRCNN_ResNet50_FPN_V2_Weights.DEFAULT,
         ),
         "v1": Variant(
-            "v1", "Mask R-CNN v1 (ResNet-50 FPN)", maskrcnn_resnet50_fpn,
-            MaskRCNN_ResNet50_FPN_Weights.DEFAULT, frozen_bn_eps=0.0,
+            "v1",
+            "Mask R-CNN v1 (ResNet-50 FPN)",
+            maskrcnn_resnet50_fpn,
+            MaskRCNN_ResNet50_FPN_Weights.DEFAULT,
+            frozen_bn_eps=0.0,
         ),
     }
 )
@@ -162,8 +167,10 @@ class Detections:
 
     def __post_init__(self) -> None:
         named = {
-            "boxes": self.boxes, "scores": self.scores,
-            "labels": self.labels, "mask_probs": self.mask_probs,
+            "boxes": self.boxes,
+            "scores": self.scores,
+            "labels": self.labels,
+            "mask_probs": self.mask_probs,
         }
         for name, value in named.items():
             if not isinstance(value, torch.Tensor):
@@ -177,7 +184,10 @@ class Detections:
             raise ValueError(f"labels must be int64 [{n}], got {describe(self.labels)}")
         m = self.mask_probs
         if (
-            m.ndim != 3 or m.shape[0] != n or m.shape[1] != m.shape[2] or m.shape[1] < 1
+            m.ndim != 3
+            or m.shape[0] != n
+            or m.shape[1] != m.shape[2]
+            or m.shape[1] < 1
             or not m.is_floating_point()
         ):
             raise ValueError(
@@ -187,7 +197,11 @@ class Detections:
         if len(devices) != 1:
             raise ValueError(f"all tensors must be on one device, got {sorted(map(str, devices))}")
         size = tuple(self.image_size)
-        if len(size) != 2 or not all(_is_int(s) and s > 0 for s in size):
+        if len(size) != 2:
+            raise ValueError(f"image_size must be (H, W) with H, W > 0, got {self.image_size!r}")
+        if not all(_is_int(s) for s in size):
+            raise TypeError(f"image_size must be (H, W) ints, got {self.image_size!r}")
+        if not all(s > 0 for s in size):
             raise ValueError(f"image_size must be (H, W) with H, W > 0, got {self.image_size!r}")
         object.__setattr__(self, "image_size", (int(size[0]), int(size[1])))
         object.__setattr__(self, "categories", tuple(self.categories))
@@ -202,8 +216,11 @@ class Detections:
 
     @classmethod
     def empty(
-        cls, image_size: tuple[int, int], categories: Collection[str],
-        device: torch.device | str = "cpu", mask_size: int = 28,
+        cls,
+        image_size: tuple[int, int],
+        categories: Collection[str],
+        device: torch.device | str = "cpu",
+        mask_size: int = 28,
     ) -> Detections:
         """No detection at all, for an image of ``image_size`` (H, W)."""
         return cls(
@@ -245,9 +262,13 @@ class Detections:
                 f"{type(index).__name__}"
             )
         return Detections(
-            boxes=self.boxes[index], scores=self.scores[index], labels=self.labels[index],
-            mask_probs=self.mask_probs[index], image_size=self.image_size,
-            categories=self.categories, extras=dict(self.extras),
+            boxes=self.boxes[index],
+            scores=self.scores[index],
+            labels=self.labels[index],
+            mask_probs=self.mask_probs[index],
+            image_size=self.image_size,
+            categories=self.categories,
+            extras=dict(self.extras),
         )
 
     @property
@@ -257,17 +278,25 @@ class Detections:
     def clone(self) -> Detections:
         """A copy with new tensors: what a shared cache hands out."""
         return Detections(
-            boxes=self.boxes.clone(), scores=self.scores.clone(), labels=self.labels.clone(),
-            mask_probs=self.mask_probs.clone(), image_size=self.image_size,
-            categories=self.categories, extras=dict(self.extras),
+            boxes=self.boxes.clone(),
+            scores=self.scores.clone(),
+            labels=self.labels.clone(),
+            mask_probs=self.mask_probs.clone(),
+            image_size=self.image_size,
+            categories=self.categories,
+            extras=dict(self.extras),
         )
 
     def to(self, device: torch.device | str) -> Detections:
         """The same detections with their tensors on ``device``."""
         return Detections(
-            boxes=self.boxes.to(device), scores=self.scores.to(device),
-            labels=self.labels.to(device), mask_probs=self.mask_probs.to(device),
-            image_size=self.image_size, categories=self.categories, extras=dict(self.extras),
+            boxes=self.boxes.to(device),
+            scores=self.scores.to(device),
+            labels=self.labels.to(device),
+            mask_probs=self.mask_probs.to(device),
+            image_size=self.image_size,
+            categories=self.categories,
+            extras=dict(self.extras),
         )
 
 
@@ -281,9 +310,7 @@ def _build(spec: Variant, device: torch.device) -> MaskRCNN:
     pretrained = weights.weights_mode() == "pretrained"
     state = weights.load_checkpoint(spec.weights.url, spec.title) if pretrained else None
     with seeded():
-        model = spec.builder(
-            weights=None, weights_backbone=None, num_classes=len(spec.categories)
-        )
+        model = spec.builder(weights=None, weights_backbone=None, num_classes=len(spec.categories))
     _match_pretrained_architecture(model, spec)
     model.load_state_dict(model.state_dict() if state is None else state, strict=True)
     # The floor of the score-threshold slider (torchvision's default, set explicitly): the
@@ -291,8 +318,8 @@ def _build(spec: Variant, device: torch.device) -> MaskRCNN:
     model.roi_heads.score_thresh = SCORE_FLOOR
     model.eval().requires_grad_(False)
     if device.type == "cpu":
-        # oneDNN convolutions in NHWC: ~8% less CPU time (measured here on one thread at
-        # 1080p: v1 4.25 -> 3.93 s, v2 5.9 -> 5.4 s); results equal up to float rounding.
+        # oneDNN's CPU convolutions take less time on NHWC (channels-last) tensors; the
+        # results are equal up to float rounding.
         model = model.to(memory_format=torch.channels_last)
     return model.to(device)
 
@@ -340,16 +367,23 @@ def _transform_for(model: MaskRCNN, working_size: int | None) -> GeneralizedRCNN
         return base
     max_size = round(working_size * base.max_size / base.min_size[-1])
     transform = GeneralizedRCNNTransform(
-        working_size, max_size, base.image_mean, base.image_std,
-        size_divisible=base.size_divisible, fixed_size=base.fixed_size,
+        working_size,
+        max_size,
+        base.image_mean,
+        base.image_std,
+        size_divisible=base.size_divisible,
+        fixed_size=base.fixed_size,
     )
     # eval(): in training mode postprocess would leave the boxes at the working size.
     return transform.eval()
 
 
 def detect(
-    image: torch.Tensor, variant: str = DEFAULT_VARIANT, *,
-    working_size: int | None = None, progress: Progress | None = None,
+    image: torch.Tensor,
+    variant: str = DEFAULT_VARIANT,
+    *,
+    working_size: int | None = None,
+    progress: Progress | None = None,
     device: torch.device | str | None = None,
 ) -> Detections:
     """Run Mask R-CNN ``variant`` once on ``image`` (uint8 [3, H, W], any device).
@@ -359,20 +393,14 @@ def detect(
     (0.05; at most 100) with its 28×28 mask probabilities, not pasted. ``working_size``: resize
     the short side to this instead of the model's 800 (see WORKING_SIZES: faster on a CPU, less
     accurate on small objects). ``extras`` carries ``variant``, ``model`` (title), ``weights``
-    ("pretrained"/"random"), ``working_size`` and ``timings_ms`` (preprocess+model, total).
-    ``progress(fraction, message)`` is told about loading (only when the model is not loaded
-    yet), running and done.
+    ("pretrained"/"random"), ``working_size`` and ``timings_ms`` (``model``: preprocessing and
+    the model). ``progress(fraction, message)`` is told about loading (only when the model is
+    not loaded yet), running and done. Bad arguments raise TypeError (wrong kind) or ValueError
+    (wrong value) before the model is loaded.
     """
     spec = get_variant(variant)
     check_image(image, title=spec.title, min_size=spec.min_size)
-    if working_size is not None and (
-        not _is_int(working_size)
-        or not WORKING_SIZE_RANGE[0] <= working_size <= WORKING_SIZE_RANGE[1]
-    ):
-        raise ValueError(
-            f"working_size must be None or an int in [{WORKING_SIZE_RANGE[0]}, "
-            f"{WORKING_SIZE_RANGE[1]}], got {working_size!r}"
-        )
+    _check_working_size(working_size)
     where = resolve_device(device)
     model = load_model(spec.key, where, progress)
     transform = _transform_for(model, working_size)
@@ -381,11 +409,14 @@ def detect(
         start = clock(where)
         raw = _run(model, transform, image.to(where, non_blocking=True))
         ran = clock(where)
-    # Copies made outside inference mode (≈0.3 MB): ordinary tensors that callers may edit.
+    # Small copies made outside inference mode: ordinary tensors, which the caller may edit.
     dets = Detections(
-        boxes=raw["boxes"].to(torch.float32).clone(), scores=raw["scores"].clone(),
-        labels=raw["labels"].clone(), mask_probs=raw["masks"][:, 0].clone(),
-        image_size=(height, width), categories=spec.categories,
+        boxes=raw["boxes"].to(torch.float32).clone(),
+        scores=raw["scores"].clone(),
+        labels=raw["labels"].clone(),
+        mask_probs=raw["masks"][:, 0].clone(),
+        image_size=(height, width),
+        categories=spec.categories,
         extras={
             "variant": spec.key,
             "model": spec.title,
@@ -425,7 +456,9 @@ def _run(
 
 
 def to_segmentation(
-    dets: Detections, *, threshold: float = 0.5,
+    dets: Detections,
+    *,
+    threshold: float = 0.5,
     classes: Collection[int | str] | int | str | None = None,
 ) -> Segmentation:
     """The detections with ``score >= threshold`` (and in ``classes``) as a Segmentation.
@@ -461,9 +494,12 @@ def to_segmentation(
         counts[label] = counts.get(label, 0) + 1
         segments.append(
             Segment(
-                id=rank + 1, category_id=label,
+                id=rank + 1,
+                category_id=label,
                 label=f"{dets.categories[label]} {counts[label]} · {score:.2f}",
-                score=score, is_thing=True, box=(box[0], box[1], box[2], box[3]),
+                score=score,
+                is_thing=True,
+                box=(box[0], box[1], box[2], box[3]),
             )
         )
     extras = {"threshold": threshold, **dets.extras}
@@ -471,7 +507,10 @@ def to_segmentation(
 
 
 def paste_ids(
-    mask_probs: torch.Tensor, boxes: torch.Tensor, image_size: tuple[int, int], *,
+    mask_probs: torch.Tensor,
+    boxes: torch.Tensor,
+    image_size: tuple[int, int],
+    *,
     threshold: float = MASK_THRESHOLD,
 ) -> torch.Tensor:
     """Paste M×M mask probabilities into one int32 id map [H, W], each inside its box only.
@@ -482,6 +521,11 @@ def paste_ids(
     int64 truncation of the expanded box, a bilinear resize to the box's integer size), but
     never builds its N×H×W float tensor: the cost is the summed box area, not N·H·W.
     """
+    if not isinstance(mask_probs, torch.Tensor) or not isinstance(boxes, torch.Tensor):
+        raise TypeError(
+            f"need boxes [N, 4] and mask_probs [N, M, M] tensors, got {describe(boxes)} and "
+            f"{describe(mask_probs)}"
+        )
     n = int(boxes.shape[0]) if boxes.ndim == 2 and boxes.shape[1] == 4 else -1
     if n < 0 or mask_probs.ndim != 3 or mask_probs.shape[0] != n:
         raise ValueError(
@@ -515,9 +559,13 @@ def paste_ids(
 
 
 def segment(
-    image: torch.Tensor, variant: str = DEFAULT_VARIANT, *, threshold: float = 0.5,
+    image: torch.Tensor,
+    variant: str = DEFAULT_VARIANT,
+    *,
+    threshold: float = 0.5,
     classes: Collection[int | str] | int | str | None = None,
-    working_size: int | None = None, progress: Progress | None = None,
+    working_size: int | None = None,
+    progress: Progress | None = None,
     device: torch.device | str | None = None,
 ) -> Segmentation:
     """:func:`detect` then :func:`to_segmentation`, for callers that do not cache detections."""
@@ -531,12 +579,19 @@ def segment(
 # --------------------------------------------------------------------------- validation
 
 
-
-
-
-
 def _check_threshold(value: object) -> float:
     return fraction(value, "threshold")
+
+
+def _check_working_size(value: object) -> None:
+    """None, or an int in WORKING_SIZE_RANGE: TypeError for another kind, ValueError outside."""
+    if value is None:
+        return
+    low, high = WORKING_SIZE_RANGE
+    if not _is_int(value):
+        raise TypeError(f"working_size must be None or an int in [{low}, {high}], got {value!r}")
+    if not low <= int(value) <= high:  # type: ignore[call-overload]
+        raise ValueError(f"working_size must be None or an int in [{low}, {high}], got {value!r}")
 
 
 def _class_indices(

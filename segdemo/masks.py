@@ -237,8 +237,8 @@ def cutout(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def on_black(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The image where ``mask``, black elsewhere: uint8 [3, H, W] (planar) on the image's device.
 
-    The seed lesson's ``image * mask``. ``image``: uint8 [3, H, W]; ``mask``: bool [H, W] on the
-    same device.
+    What segmentation tutorials compute as ``image * mask``. ``image``: uint8 [3, H, W];
+    ``mask``: bool [H, W] on the same device.
     """
     image = _check_image(image)
     mask = _check_mask(mask, image)
@@ -254,8 +254,8 @@ def _chunk_rows(image: torch.Tensor) -> int:
     """Rows per block of work: about _CHUNK_PIXELS pixels on the CPU (_CHUNK_PIXELS_GPU elsewhere).
 
     On the CPU, scratch buffers of a few MB stay in cache and in malloc's free lists, while
-    frame-sized ones are fresh memory at every call whose page faults cost more than the math
-    (measured: 2–3× slower at 1080p); blocks much smaller pay per-op overhead instead.
+    frame-sized ones are fresh memory at every call whose page faults cost more than the math;
+    blocks much smaller pay per-op overhead instead.
     """
     _, height, width = image.shape
     budget = _CHUNK_PIXELS if image.device.type == "cpu" else _CHUNK_PIXELS_GPU
@@ -312,9 +312,7 @@ def _check_palette(palette: object, ids: torch.Tensor | None = None) -> int:
             raise ValueError(f"palette is on {palette.device} but the ids are on {ids.device}")
         top = _max_id(ids)
         if top >= palette.shape[0]:
-            raise ValueError(
-                f"ids go up to {top} but the palette has only {palette.shape[0]} rows"
-            )
+            raise ValueError(f"ids go up to {top} but the palette has only {palette.shape[0]} rows")
         return top
     return 0
 

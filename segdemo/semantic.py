@@ -63,12 +63,21 @@ class Variant(TorchvisionVariant):
 VARIANTS: dict[str, Variant] = {
     v.key: v
     for v in (
-        Variant("resnet50", "DeepLabV3-ResNet50", deeplabv3_resnet50,
-                DeepLabV3_ResNet50_Weights.DEFAULT),
-        Variant("resnet101", "DeepLabV3-ResNet101", deeplabv3_resnet101,
-                DeepLabV3_ResNet101_Weights.DEFAULT),
-        Variant("mobilenet_v3_large", "DeepLabV3-MobileNetV3-Large", deeplabv3_mobilenet_v3_large,
-                DeepLabV3_MobileNet_V3_Large_Weights.DEFAULT),
+        Variant(
+            "resnet50", "DeepLabV3-ResNet50", deeplabv3_resnet50, DeepLabV3_ResNet50_Weights.DEFAULT
+        ),
+        Variant(
+            "resnet101",
+            "DeepLabV3-ResNet101",
+            deeplabv3_resnet101,
+            DeepLabV3_ResNet101_Weights.DEFAULT,
+        ),
+        Variant(
+            "mobilenet_v3_large",
+            "DeepLabV3-MobileNetV3-Large",
+            deeplabv3_mobilenet_v3_large,
+            DeepLabV3_MobileNet_V3_Large_Weights.DEFAULT,
+        ),
     )
 }
 DEFAULT_VARIANT = "resnet50"
@@ -90,7 +99,7 @@ def _build(spec: Variant, device: torch.device) -> DeepLabV3:
     model.aux_classifier = None
     model.eval()
     if device.type == "cpu":
-        # oneDNN convolutions run ~1.8x faster in NHWC on the CPU (measured, ResNet50 at 520 px).
+        # oneDNN's CPU convolutions are faster on NHWC (channels-last) tensors.
         model = model.to(memory_format=torch.channels_last)
     # fp32 on CUDA too: half precision was not checked on a GPU to give the same classes.
     return model.to(device)
@@ -120,7 +129,10 @@ def preprocess(image: torch.Tensor, weights: WeightsEnum) -> torch.Tensor:
             mode = InterpolationMode(preset.interpolation).value
             smooth = mode in ("bilinear", "bicubic")
             x = F.interpolate(
-                x, size=size, mode=mode, align_corners=False if smooth else None,
+                x,
+                size=size,
+                mode=mode,
+                align_corners=False if smooth else None,
                 antialias=bool(preset.antialias) and smooth,
             )
             x = x.round_().clamp_(0, 255)
@@ -167,8 +179,6 @@ def upsampled_argmax(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tenso
     return best_index
 
 
-
-
 def segment(
     image: torch.Tensor,
     variant: str = DEFAULT_VARIANT,
@@ -179,7 +189,9 @@ def segment(
     """Semantic segmentation of a uint8 [3,H,W] image (any device) with DeepLabV3.
 
     The model runs on ``device`` (default: :func:`segdemo.device.choose_device`); the image is
-    moved there and the id map [H,W] comes back there. ``extras`` carries ``variant``,
+    moved there and the id map [H,W] comes back there. The id map is a new int32 tensor made
+    outside inference mode, held by nothing else: the caller owns it and may edit it in place
+    (a cache that shares results hands each caller a copy). ``extras`` carries ``variant``,
     ``model`` (title), ``weights`` ("pretrained"/"random") and ``timings_ms`` (preprocess,
     model, postprocess). ``progress(fraction, message)`` is told about loading (only when the
     model is not loaded yet), running and done.
@@ -201,12 +213,12 @@ def segment(
         ran = clock(where)
         # Upsample the logits to the original size before the argmax (like the reference
         # evaluation) so every photo pixel gets its own decision. NHWC makes the argmax over
-        # classes read contiguous memory on the CPU (2x faster at 1080p).
+        # classes read contiguous memory on the CPU.
         if where.type == "cpu":
             logits = logits.contiguous(memory_format=torch.channels_last)
         best = upsampled_argmax(logits, (height, width))
         del logits
-    # A copy made outside inference mode: an ordinary tensor that callers may edit in place.
+    # A copy made outside inference mode: an ordinary tensor, which the caller may edit.
     ids = best.to(torch.int32, copy=True).add_(1)
     counts = torch.bincount(ids.view(-1), minlength=len(categories) + 1)
     present = (counts[1:] > 0).nonzero().flatten().tolist()
@@ -214,7 +226,10 @@ def segment(
 
     segments = tuple(
         Segment(
-            id=c + 1, category_id=c, label=categories[c], score=None,
+            id=c + 1,
+            category_id=c,
+            label=categories[c],
+            score=None,
             # VOC's 20 classes are countable objects; the background is stuff.
             is_thing=categories[c] != BACKGROUND,
         )
@@ -234,5 +249,3 @@ def segment(
     if progress is not None:
         progress(1.0, f"{spec.title}: {len(segments)} classes found")
     return result
-
-

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from torchvision.models.detection.roi_heads import paste_masks_in_image
 
@@ -95,7 +95,11 @@ def crafted(
         scores = (scores * 4).round() / 4 + 0.01
     labels = torch.randint(1, len(CATEGORIES), (n,), generator=g)
     return Detections(
-        boxes=boxes, scores=scores, labels=labels, mask_probs=probs, image_size=size,
+        boxes=boxes,
+        scores=scores,
+        labels=labels,
+        mask_probs=probs,
+        image_size=size,
         categories=CATEGORIES,
     ).to(device)
 
@@ -199,9 +203,13 @@ def test_paste_matches_torchvision_where_each_instance_wins(device, n, size, tie
 )
 def test_paste_parity_property(n, height, width, seed, threshold):
     dets = crafted(n, (height, width), seed=seed)
-    seg = to_segmentation(dets, threshold=threshold)
     ref = reference_ids(dets.boxes, dets.scores, torchvision_paste(dets), threshold)
-    assert_same_winners(seg.ids, ref, len(seg))
+    # Only maps with something to compare: an instance painted (not empty) and more than one
+    # value (not uniform). Few draws fail this (a 1x1 image, nothing above 0.9).
+    assume(bool(ref.any()) and ref.unique().numel() > 1)
+    seg = to_segmentation(dets, threshold=threshold)
+    assert seg.ids.dtype == ref.dtype == torch.int32
+    assert torch.equal(seg.ids, ref)
 
 
 def test_paste_of_nothing_is_an_empty_map():
@@ -209,6 +217,8 @@ def test_paste_of_nothing_is_an_empty_map():
     assert ids.shape == (5, 7) and ids.dtype == torch.int32 and not ids.any()
     with pytest.raises(ValueError, match=r"boxes \[N, 4\] and mask_probs \[N, M, M\]"):
         instance.paste_ids(torch.zeros(2, 28, 28), torch.zeros(3, 4), (5, 7))
+    with pytest.raises(TypeError, match=r"tensors, got a list"):
+        instance.paste_ids(torch.zeros(1, 28, 28), [[0, 0, 1, 1]], (5, 7))
 
 
 # --- the result contract -------------------------------------------------------------------
@@ -244,14 +254,20 @@ def test_one_labelled_segment_per_kept_detection_highest_score_first(device):
     assert seg.ids.dtype == torch.int32 and seg.size == (40, 60) and seg.device == dets.device
     assert seg.categories == CATEGORIES and len(seg.categories) == 91
     assert [s.label for s in seg.segments] == [
-        "dog 1 · 0.97", "dog 2 · 0.91", "cat 1 · 0.80", "dog 3 · 0.60",
+        "dog 1 · 0.97",
+        "dog 2 · 0.91",
+        "cat 1 · 0.80",
+        "dog 3 · 0.60",
     ]
     assert [s.id for s in seg.segments] == [1, 2, 3, 4]
     assert [s.category_id for s in seg.segments] == [DOG, DOG, CAT, DOG]
     assert [s.score for s in seg.segments] == pytest.approx([0.97, 0.91, 0.80, 0.60])
     assert all(s.is_thing for s in seg.segments)
     assert [s.box for s in seg.segments] == [
-        (20, 10, 50, 35), (0, 0, 30, 30), (40, 0, 60, 20), (5, 30, 15, 40),
+        (20, 10, 50, 35),
+        (0, 0, 30, 30),
+        (40, 0, 60, 20),
+        (5, 30, 15, 40),
     ]
     at = seg.ids.cpu()
     assert at[20, 25] == 1  # dog 0.97 over dog 0.91: the higher score wins
@@ -356,9 +372,12 @@ def test_detections_bad_index(index, error, match):
 
 def _fields(**changes):
     base = {
-        "boxes": torch.zeros(2, 4), "scores": torch.zeros(2),
-        "labels": torch.ones(2, dtype=torch.int64), "mask_probs": torch.zeros(2, 28, 28),
-        "image_size": (10, 12), "categories": CATEGORIES,
+        "boxes": torch.zeros(2, 4),
+        "scores": torch.zeros(2),
+        "labels": torch.ones(2, dtype=torch.int64),
+        "mask_probs": torch.zeros(2, 28, 28),
+        "image_size": (10, 12),
+        "categories": CATEGORIES,
     }
     base.update(changes)
     return base
@@ -378,7 +397,8 @@ def _fields(**changes):
         ({"mask_probs": torch.zeros(2, 28, 28, dtype=torch.uint8)}, ValueError, "float"),
         ({"image_size": (0, 12)}, ValueError, "image_size"),
         ({"image_size": (10,)}, ValueError, "image_size"),
-        ({"image_size": (10.0, 12)}, ValueError, "image_size"),
+        ({"image_size": (10.0, 12)}, TypeError, "image_size"),
+        ({"image_size": (10, -1)}, ValueError, "image_size"),
         ({"categories": ()}, ValueError, "categories"),
     ],
 )
@@ -408,8 +428,9 @@ def test_detections_on_two_devices_are_refused():
         ({"variant": None}, ValueError, "unknown Mask R-CNN variant"),
         ({"working_size": 64}, ValueError, "working_size"),
         ({"working_size": 2000}, ValueError, "working_size"),
-        ({"working_size": 512.0}, ValueError, "working_size"),
-        ({"working_size": True}, ValueError, "working_size"),
+        ({"working_size": 512.0}, TypeError, "working_size"),
+        ({"working_size": True}, TypeError, "working_size"),
+        ({"working_size": "512"}, TypeError, "working_size"),
         ({"threshold": 1.5}, ValueError, r"threshold must be in \[0, 1\]"),
         ({"threshold": -0.1}, ValueError, "threshold"),
         ({"threshold": float("nan")}, ValueError, "threshold"),
@@ -550,8 +571,11 @@ def test_detect_matches_torchvisions_forward(key, device):
     ours = instance.load_model(key, device)
     # A native-size transform keeps the test small; a floor of 0 keeps every detection, so
     # the comparison holds however low random weights score (it holds 100 boxes here).
-    small = {"transform__min_size": (96,), "transform__max_size": 128,
-             "roi_heads__score_thresh": 0.0}
+    small = {
+        "transform__min_size": (96,),
+        "transform__max_size": 128,
+        "roi_heads__score_thresh": 0.0,
+    }
     with patched(ours, **small), patched(theirs, **small), torch.inference_mode():
         dets = instance.detect(image.to(device), key, device=device)
         out = theirs([image.to(device).float() / 255])[0]
@@ -570,14 +594,19 @@ def test_working_size_matches_torchvision_at_that_size(device):
     size, cap = 160, round(160 * 1333 / 800)
     with (
         patched(ours, roi_heads__score_thresh=0.0),
-        patched(theirs, roi_heads__score_thresh=0.0, transform__min_size=(size,),
-                transform__max_size=cap),
+        patched(
+            theirs,
+            roi_heads__score_thresh=0.0,
+            transform__min_size=(size,),
+            transform__max_size=cap,
+        ),
     ):
         dets = instance.detect(image.to(device), "v1", working_size=size, device=device)
         with torch.inference_mode():
             out = theirs([image.to(device).float() / 255])[0]
-        seg = instance.segment(image.to(device), "v1", working_size=size, device=device,
-                               threshold=0.0)
+        seg = instance.segment(
+            image.to(device), "v1", working_size=size, device=device, threshold=0.0
+        )
     assert ours.transform.min_size == (800,)  # the cached model was not touched
     assert dets.extras["working_size"] == size
     compare_with_torchvision(dets, out, 0.0)
@@ -587,12 +616,22 @@ def test_working_size_matches_torchvision_at_that_size(device):
 def test_progress_reports_loading_running_and_done():
     instance.unload()
     calls: list[tuple[float, str]] = []
-    instance.detect(photo(32, 48), "v1", working_size=128, device="cpu",
-                    progress=lambda f, m: calls.append((f, m)))
+    instance.detect(
+        photo(32, 48),
+        "v1",
+        working_size=128,
+        device="cpu",
+        progress=lambda f, m: calls.append((f, m)),
+    )
     assert [f for f, _ in calls] == [0.0, 0.2, 1.0]
     assert calls[0][1].startswith("Loading Mask R-CNN v1")
     assert "detections" in calls[-1][1]
     calls.clear()
-    instance.detect(photo(32, 48), "v1", working_size=128, device="cpu",
-                    progress=lambda f, m: calls.append((f, m)))
+    instance.detect(
+        photo(32, 48),
+        "v1",
+        working_size=128,
+        device="cpu",
+        progress=lambda f, m: calls.append((f, m)),
+    )
     assert [f for f, _ in calls] == [0.2, 1.0]  # loaded already: no loading message

@@ -234,14 +234,20 @@ def test_timings_and_extras(device):
 
 
 @pytest.mark.parametrize("budget", [None, 1])  # one-shot upsample, one class at a time
-def test_the_ids_can_be_edited_in_place(calibrated_store, monkeypatch, budget):
+def test_the_caller_owns_the_ids(calibrated_store, monkeypatch, budget):
     image = photo(40, 30, seed=4)
     expected = semantic.segment(image, FAST, device="cpu").ids
+    assert expected.unique().numel() > 1, "the compared maps must not be one class everywhere"
     if budget is not None:
         monkeypatch.setattr(semantic, "UPSAMPLE_BUDGET_BYTES", budget)
     result = semantic.segment(image, FAST, device="cpu")
-    assert torch.equal(result.ids, expected) and len(result) > 1
-    result.ids[0, 0] = 0  # not an inference-mode tensor
+    assert len(result) > 1
+    assert torch.equal(result.ids, expected)
+    # A fresh, ordinary tensor: not an inference-mode one, and shared with no other result.
+    assert not result.ids.is_inference()
+    result.ids[0, 0] = 0
+    assert expected[0, 0] != 0
+    assert torch.equal(semantic.segment(image, FAST, device="cpu").ids, expected)
 
 
 @pytest.mark.parametrize(
@@ -309,23 +315,32 @@ def test_missing_pretrained_weights_offline_fail_fast_with_the_fix(monkeypatch, 
     assert not semantic.is_loaded(FAST, "cpu")
 
 
-def test_a_checkpoint_in_the_store_loads_through_the_pretrained_path(monkeypatch, fresh_cache):
-    random_model = semantic.load_model(FAST, "cpu")
-    random_ids = semantic.segment(photo(33, 47), FAST, device="cpu").ids
-    # The file a fetch would write: torchvision's full state dict (aux head included).
-    path = weights.checkpoint_path(semantic.VARIANTS[FAST].weights.url)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(torchvision_model(FAST).state_dict(), path)
+def test_a_checkpoint_in_the_store_loads_through_the_pretrained_path(calibrated_store, monkeypatch):
+    # The store holds what a fetch would write: torchvision's full state dict (aux head
+    # included), here of a random model whose BatchNorm statistics give several classes.
+    image = photo(33, 47)
+    loaded = semantic.load_model(FAST, "cpu")  # pretrained mode: from the file
+    result = semantic.segment(image, FAST, device="cpu")
+    assert result.extras["weights"] == "pretrained"
 
-    monkeypatch.setenv("SEGDEMO_WEIGHTS", "pretrained")
+    monkeypatch.setenv("SEGDEMO_WEIGHTS", "random")
     assert not semantic.is_loaded(FAST, "cpu")
-    loaded = semantic.load_model(FAST, "cpu")
+    random_model = semantic.load_model(FAST, "cpu")
     assert loaded is not random_model
     ours, theirs = loaded.state_dict(), random_model.state_dict()
     assert ours.keys() == theirs.keys()
-    assert all(torch.equal(ours[k], theirs[k]) for k in ours)
-    result = semantic.segment(photo(33, 47), FAST, device="cpu")
-    assert result.extras["weights"] == "pretrained"
+    # Random mode is torchvision's seeded initialisation; pretrained mode holds the file's
+    # tensors (the same weights, other BatchNorm statistics), the aux head dropped by both.
+    seeded, file = torchvision_model(FAST).state_dict(), calibrated_store.state_dict()
+    assert set(seeded) == set(file) == set(ours) | {k for k in file if k.startswith("aux_")}
+    assert all(torch.equal(theirs[k], seeded[k]) for k in theirs)
+    assert all(torch.equal(ours[k], file[k]) for k in ours)
+
+    # One code path, only the tensors differ: given the file's tensors, random mode draws the
+    # same map, which has several classes (random weights alone give one class everywhere).
+    random_model.load_state_dict({k: file[k] for k in theirs}, strict=True)
+    random_ids = semantic.segment(image, FAST, device="cpu").ids
+    assert result.ids.unique().numel() > 1, "the compared maps must not be one class everywhere"
     assert torch.equal(result.ids, random_ids)
 
 
@@ -344,13 +359,29 @@ def test_a_damaged_checkpoint_is_weights_unavailable(monkeypatch, fresh_cache):
 def test_bench_suite_prints_the_contract_keys(capsys):
     from segdemo.bench import __main__ as bench_main
 
-    argv = ["--quick", "--size", "24x32", "--suite", "semantic", "--only", "mobilenet", "--device",
-            "cpu"]
+    argv = [
+        "--quick",
+        "--size",
+        "24x32",
+        "--suite",
+        "semantic",
+        "--only",
+        "mobilenet",
+        "--device",
+        "cpu",
+    ]
     assert bench_main.main(argv) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
     assert [line["name"] for line in lines] == ["semantic_mobilenet_v3_large_24x32"]
     line = lines[0]
-    for key in ("median_ms", "baseline_median_ms", "preprocess_ms", "model_ms", "postprocess_ms",
-                "render_ms", "rerender_ratio"):
+    for key in (
+        "median_ms",
+        "baseline_median_ms",
+        "preprocess_ms",
+        "model_ms",
+        "postprocess_ms",
+        "render_ms",
+        "rerender_ratio",
+    ):
         assert isinstance(line[key], float) and line[key] >= 0, key
     assert line["baseline"] and line["speedup"] is not None and line["weights"] == "random"
