@@ -10,7 +10,8 @@ Conventions shared by every function here:
 - A palette is uint8 [N, 3], one RGB row per id; row 0 is the colour of id 0.
 - Images are uint8 [3, H, W], planar (what ``segdemo.images`` decodes to) or any other strides
   (channels-last views of HWC arrays too). Results are new planar (contiguous) tensors on the
-  input's device. Arguments are validated first; a bad one raises ValueError naming it.
+  input's device. Arguments are validated first; a bad one raises TypeError (wrong kind) or
+  ValueError (wrong value) naming it.
 
 Speed: the work is memory-bandwidth bound, so there is no Python loop over segments across the
 frame, no float or N×H×W intermediate, and colours come from ``index_select`` gathers with the
@@ -25,11 +26,11 @@ from __future__ import annotations
 import colorsys
 import math
 from collections.abc import Sequence
-from numbers import Integral, Real
+from numbers import Integral
 
 import torch
 
-from segdemo.checks import describe
+from segdemo.checks import describe, fraction
 
 __all__ = [
     "binarize",
@@ -69,7 +70,9 @@ def palette(n: int, *, device: torch.device | str | None = None) -> torch.Tensor
     256 on step the hue by the golden ratio with a few saturation/value levels, so neighbours
     differ clearly. The same ``n`` always gives the same colours on every device.
     """
-    if isinstance(n, bool) or not isinstance(n, Integral) or n < 0:
+    if isinstance(n, bool) or not isinstance(n, Integral):
+        raise TypeError(f"n must be a non-negative int, got {n!r}")
+    if n < 0:
         raise ValueError(f"n must be a non-negative int, got {n!r}")
     n = int(n)
     k = torch.arange(min(n, _VOC_SIZE), dtype=torch.int64)
@@ -271,7 +274,9 @@ def _row_chunks(image: torch.Tensor) -> list[tuple[int, int]]:
 
 def _check_ids(ids: object, like: torch.Tensor | None = None) -> torch.Tensor:
     """Validate an id map; return it as int32 or int64 (the index dtypes of index_select)."""
-    if not isinstance(ids, torch.Tensor) or ids.ndim != 2:
+    if not isinstance(ids, torch.Tensor):
+        raise TypeError(f"ids must be a 2-D integer tensor [H, W], got {describe(ids)}")
+    if ids.ndim != 2:
         raise ValueError(f"ids must be a 2-D integer tensor [H, W], got {describe(ids)}")
     if ids.dtype not in _INT_DTYPES:
         raise ValueError(f"ids must have an integer dtype, got {ids.dtype}")
@@ -301,7 +306,9 @@ def _max_id(ids: torch.Tensor) -> int:
 
 def _check_palette(palette: object, ids: torch.Tensor | None = None) -> int:
     """Validate a palette (and that it covers ``ids``); return the largest id (0 if none)."""
-    if not isinstance(palette, torch.Tensor) or palette.ndim != 2 or palette.shape[1] != 3:
+    if not isinstance(palette, torch.Tensor):
+        raise TypeError(f"palette must be a tensor [N, 3], got {describe(palette)}")
+    if palette.ndim != 2 or palette.shape[1] != 3:
         raise ValueError(f"palette must be a tensor [N, 3], got {describe(palette)}")
     if palette.dtype != torch.uint8:
         raise ValueError(f"palette must be uint8, got {palette.dtype}")
@@ -318,7 +325,9 @@ def _check_palette(palette: object, ids: torch.Tensor | None = None) -> int:
 
 
 def _check_image(image: object) -> torch.Tensor:
-    if not isinstance(image, torch.Tensor) or image.ndim != 3 or image.shape[0] != 3:
+    if not isinstance(image, torch.Tensor):
+        raise TypeError(f"image must be an RGB tensor [3, H, W], got {describe(image)}")
+    if image.ndim != 3 or image.shape[0] != 3:
         raise ValueError(f"image must be an RGB tensor [3, H, W], got {describe(image)}")
     if image.dtype != torch.uint8:
         raise ValueError(f"image must be uint8, got {image.dtype}")
@@ -326,7 +335,9 @@ def _check_image(image: object) -> torch.Tensor:
 
 
 def _check_mask(mask: object, image: torch.Tensor) -> torch.Tensor:
-    if not isinstance(mask, torch.Tensor) or mask.ndim != 2:
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a 2-D bool tensor [H, W], got {describe(mask)}")
+    if mask.ndim != 2:
         raise ValueError(f"mask must be a 2-D bool tensor [H, W], got {describe(mask)}")
     if mask.dtype != torch.bool:
         raise ValueError(f"mask must be bool, got {mask.dtype}")
@@ -341,9 +352,7 @@ def _check_mask(mask: object, image: torch.Tensor) -> torch.Tensor:
 
 def _check_alpha(alpha: object) -> int:
     """alpha in [0, 1] → its 7-bit fixed-point weight round(alpha · 128)."""
-    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0 <= float(alpha) <= 1:
-        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
-    return round(float(alpha) * 128)
+    return round(fraction(alpha, "alpha") * 128)
 
 
 def _check_selected(selected: object) -> list[int]:
@@ -360,10 +369,10 @@ def _check_selected(selected: object) -> list[int]:
         values = []
         for v in selected:
             if isinstance(v, bool) or not isinstance(v, Integral):
-                raise ValueError(f"selected ids must be ints, got {v!r} in {selected!r}")
+                raise TypeError(f"selected ids must be ints, got {v!r} in {selected!r}")
             values.append(int(v))
     else:
-        raise ValueError(
+        raise TypeError(
             f"selected must be an int, a sequence of ints or an integer tensor, got {selected!r}"
         )
     bad = [v for v in values if v < 0]

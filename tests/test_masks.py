@@ -269,38 +269,84 @@ PAL = torch.zeros(3, 3, dtype=torch.uint8)
 MASK = torch.zeros(4, 5, dtype=torch.bool)
 
 BAD = [
-    ("palette n negative", lambda: masks.palette(-1), r"n must be .* got -1"),
-    ("palette n float", lambda: masks.palette(2.0), r"got 2\.0"),  # type: ignore[arg-type]
-    ("ids not a tensor", lambda: masks.binarize([[0]], 1), r"ids must be .* got a list"),  # type: ignore[arg-type]
-    ("ids 3-D", lambda: masks.binarize(IDS[None], 1), r"shape \(1, 4, 5\)"),
-    ("ids float", lambda: masks.binarize(IDS.float(), 1), r"integer dtype, got torch.float32"),
-    ("ids negative", lambda: masks.binarize(IDS - 1, [1, 2]), r">= 0 .* minimum of -1"),
-    ("selected negative", lambda: masks.binarize(IDS, [1, -3]), r"got -3"),
-    ("selected str", lambda: masks.binarize(IDS, "1"), r"got '1'"),  # type: ignore[arg-type]
-    ("selected float", lambda: masks.binarize(IDS, [1.5]), r"got 1\.5"),  # type: ignore[list-item]
-    ("selected bool", lambda: masks.binarize(IDS, [True]), r"got True"),  # type: ignore[list-item]
-    ("selected float tensor", lambda: masks.binarize(IDS, torch.ones(2)), r"torch.float32"),
-    ("palette 2 channels", lambda: masks.colorize(IDS, PAL[:, :2]), r"shape \(3, 2\)"),
-    ("palette int32", lambda: masks.colorize(IDS, PAL.int()), r"uint8, got torch.int32"),
-    ("palette empty", lambda: masks.colorize(IDS, PAL[:0]), r"at least one row"),
-    ("palette too short", lambda: masks.colorize(IDS + 3, PAL), r"up to 3 .* only 3 rows"),
-    ("image RGBA", lambda: masks.overlay(IMG.repeat(2, 1, 1)[:4], IDS, PAL, 0.5), r"\(4, 4, 5\)"),
-    ("image float", lambda: masks.overlay(IMG.float(), IDS, PAL, 0.5), r"torch.float32"),
-    ("image/ids size", lambda: masks.overlay(IMG, IDS[:3], PAL, 0.5), r"\(3, 5\) .* \(4, 5\)"),
-    ("alpha > 1", lambda: masks.overlay(IMG, IDS, PAL, 1.5), r"alpha .* got 1\.5"),
-    ("alpha negative", lambda: masks.overlay(IMG, IDS, PAL, -0.1), r"got -0\.1"),
-    ("alpha nan", lambda: masks.overlay(IMG, IDS, PAL, float("nan")), r"got nan"),
-    ("alpha str", lambda: masks.overlay(IMG, IDS, PAL, "0.5"), r"got '0\.5'"),  # type: ignore[arg-type]
-    ("ids > palette", lambda: masks.overlay(IMG, IDS + 5, PAL, 0.5), r"up to 5 .* 3 rows"),
-    ("mask not bool", lambda: masks.cutout(IMG, MASK.to(torch.uint8)), r"bool, got torch.uint8"),
-    ("mask size", lambda: masks.cutout(IMG, MASK[:, :2]), r"\(4, 2\) .* \(4, 5\)"),
-    ("mask 3-D", lambda: masks.on_black(IMG, MASK[None]), r"shape \(1, 4, 5\)"),
+    ("palette n negative", ValueError, lambda: masks.palette(-1), r"n must be .* got -1"),
+    ("palette n float", TypeError, lambda: masks.palette(2.0), r"got 2\.0"),  # type: ignore[arg-type]
+    ("ids not a tensor", TypeError, lambda: masks.binarize([[0]], 1), r"ids must be .* got a list"),  # type: ignore[arg-type]
+    ("ids 3-D", ValueError, lambda: masks.binarize(IDS[None], 1), r"shape \(1, 4, 5\)"),
+    (
+        "ids float",
+        ValueError,
+        lambda: masks.binarize(IDS.float(), 1),
+        r"integer dtype, got torch.float32",
+    ),
+    ("ids negative", ValueError, lambda: masks.binarize(IDS - 1, [1, 2]), r">= 0 .* minimum of -1"),
+    ("selected negative", ValueError, lambda: masks.binarize(IDS, [1, -3]), r"got -3"),
+    ("selected str", TypeError, lambda: masks.binarize(IDS, "1"), r"got '1'"),  # type: ignore[arg-type]
+    ("selected float", TypeError, lambda: masks.binarize(IDS, [1.5]), r"got 1\.5"),  # type: ignore[list-item]
+    ("selected bool", TypeError, lambda: masks.binarize(IDS, [True]), r"got True"),  # type: ignore[list-item]
+    (
+        "selected float tensor",
+        ValueError,
+        lambda: masks.binarize(IDS, torch.ones(2)),
+        r"torch.float32",
+    ),
+    ("palette 2 channels", ValueError, lambda: masks.colorize(IDS, PAL[:, :2]), r"shape \(3, 2\)"),
+    (
+        "palette int32",
+        ValueError,
+        lambda: masks.colorize(IDS, PAL.int()),
+        r"uint8, got torch.int32",
+    ),
+    ("palette empty", ValueError, lambda: masks.colorize(IDS, PAL[:0]), r"at least one row"),
+    (
+        "palette too short",
+        ValueError,
+        lambda: masks.colorize(IDS + 3, PAL),
+        r"up to 3 .* only 3 rows",
+    ),
+    (
+        "image RGBA",
+        ValueError,
+        lambda: masks.overlay(IMG.repeat(2, 1, 1)[:4], IDS, PAL, 0.5),
+        r"\(4, 4, 5\)",
+    ),
+    (
+        "image float",
+        ValueError,
+        lambda: masks.overlay(IMG.float(), IDS, PAL, 0.5),
+        r"torch.float32",
+    ),
+    (
+        "image/ids size",
+        ValueError,
+        lambda: masks.overlay(IMG, IDS[:3], PAL, 0.5),
+        r"\(3, 5\) .* \(4, 5\)",
+    ),
+    ("alpha > 1", ValueError, lambda: masks.overlay(IMG, IDS, PAL, 1.5), r"alpha .* got 1\.5"),
+    ("alpha negative", ValueError, lambda: masks.overlay(IMG, IDS, PAL, -0.1), r"got -0\.1"),
+    ("alpha nan", ValueError, lambda: masks.overlay(IMG, IDS, PAL, float("nan")), r"got nan"),
+    ("alpha str", TypeError, lambda: masks.overlay(IMG, IDS, PAL, "0.5"), r"got '0\.5'"),  # type: ignore[arg-type]
+    (
+        "ids > palette",
+        ValueError,
+        lambda: masks.overlay(IMG, IDS + 5, PAL, 0.5),
+        r"up to 5 .* 3 rows",
+    ),
+    (
+        "mask not bool",
+        ValueError,
+        lambda: masks.cutout(IMG, MASK.to(torch.uint8)),
+        r"bool, got torch.uint8",
+    ),
+    ("mask size", ValueError, lambda: masks.cutout(IMG, MASK[:, :2]), r"\(4, 2\) .* \(4, 5\)"),
+    ("mask 3-D", ValueError, lambda: masks.on_black(IMG, MASK[None]), r"shape \(1, 4, 5\)"),
 ]
 
 
-@pytest.mark.parametrize(("call", "match"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
-def test_bad_arguments(call: object, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+@pytest.mark.parametrize(("error", "call", "match"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_arguments(error: type[Exception], call: object, match: str) -> None:
+    """TypeError for a wrong kind of value, ValueError for a wrong value (segdemo.checks)."""
+    with pytest.raises(error, match=match):
         call()  # type: ignore[operator]
 
 
