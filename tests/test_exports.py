@@ -58,9 +58,8 @@ def instance_seg(n: int = 5) -> Segmentation:
 
 
 def panoptic_seg() -> Segmentation:
-    from segdemo.panoptic.datasets import DATASETS
-
     from segdemo.panoptic import DEFAULT_CHECKPOINT
+    from segdemo.panoptic.datasets import DATASETS
 
     names = tuple(c.name for c in DATASETS["coco"])
     sky = names.index("sky") if "sky" in names else 120
@@ -274,3 +273,32 @@ def test_real_instance_output_round_trips(monkeypatch, tmp_path):
         np.testing.assert_array_equal(
             coco.annToMask(ann).astype(bool), (seg.ids == segment_id).numpy()
         )
+
+
+def test_real_panoptic_output_round_trips(monkeypatch):
+    """The tiny random Mask2Former with a sharpened class head gives real, non-empty segments."""
+    from segdemo import panoptic
+    from tests.test_panoptic import sharpen
+
+    monkeypatch.setenv("SEGDEMO_WEIGHTS", "random")
+    monkeypatch.setenv("SEGDEMO_PANOPTIC_ARCH", "tiny")
+    image = torch.randint(
+        0, 256, (3, 60, 90), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
+    )
+    panoptic.unload()
+    try:
+        sharpen(panoptic.load(device="cpu"))
+        seg = panoptic.segment(image, device="cpu")
+    finally:
+        panoptic.unload()  # no other test may meet the changed model
+    assert len(seg) >= 1
+    nonuniform(seg.ids)
+    data, pngs = exports.coco_panoptic([PhotoEntry(1, "r.png", seg)], ["r.png"])
+    rgb = np.asarray(Image.open(io.BytesIO(exports.png_bytes(pngs[0])))).astype(np.int64)
+    np.testing.assert_array_equal(
+        rgb[..., 0] + 256 * rgb[..., 1] + 256**2 * rgb[..., 2], seg.ids.numpy()
+    )
+    infos = data["annotations"][0]["segments_info"]
+    areas = seg.areas()
+    assert [i["id"] for i in infos] == [s.id for s in seg.segments if areas[s.id]]
+    assert all(i["area"] == areas[i["id"]] for i in infos)
