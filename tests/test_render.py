@@ -12,7 +12,7 @@ from hypothesis import given
 
 from segdemo.render import VOID_COLOR_INDEX, LegendEntry, legend, segment_palette
 from segdemo.result import Segment, Segmentation
-from segdemo.ui.common import legend_html
+from segdemo.ui.view import legend_html
 from tests.test_masks import SETTINGS, as_tensor, scenes, voc_colormap_ref
 
 

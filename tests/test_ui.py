@@ -1,25 +1,65 @@
 """The tabs' functions as Gradio calls them, without a server: errors a user can act on."""
 
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
 import gradio as gr
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+from segdemo.cache import ResultCache
+from segdemo.images import InputError
+from segdemo.result import Segment, Segmentation
 from segdemo.ui import (
+    CSS,
+    LAUNCH_OPTIONS,
     build_demo,
-    common,
+    errors,
     groundtruth_tab,
+    inputs,
     instance_tab,
-    panoptic_tab,
+    photos,
+    picking,
     semantic_tab,
+    session,
+    view,
 )
 from tests.e2e.conftest import EXAMPLES
 
 PHOTO = str(EXAMPLES / "chelsea.png")
 TRIMAP = str(EXAMPLES / "chelsea_trimap.png")
+COCO_TINY = "facebook/mask2former-swin-tiny-coco-panoptic"
+
+
+def pixels(path: str) -> np.ndarray:
+    """The pixels of an image file a tab returned (an exact PNG of its own)."""
+    assert path.endswith(".png")
+    return np.array(Image.open(path))
+
+
+def assert_varied(values: np.ndarray | torch.Tensor, what: str) -> None:
+    """A mask or id map worth comparing: not empty, and not one value everywhere."""
+    values = torch.as_tensor(np.asarray(values))
+    assert values.numel() and values.any(), f"{what} is empty"
+    assert values.unique().numel() > 1, f"{what} is one value everywhere"
+
+
+@pytest.fixture(scope="module")
+def demo() -> gr.Blocks:
+    return build_demo()
 
 
 @pytest.fixture
-def offline_pretrained(monkeypatch, tmp_path):
+def offline_pretrained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SEGDEMO_WEIGHTS", "pretrained")
     monkeypatch.setenv("SEGDEMO_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
@@ -30,12 +70,16 @@ def offline_pretrained(monkeypatch, tmp_path):
     ("call", "fix"),
     [
         (lambda: semantic_tab.run(PHOTO, "mobilenet_v3_large", [], 0.5), "python -m segdemo fetch"),
-        (lambda: instance_tab.run(PHOTO, "v1", 512, 0.5, [], True, [], 0.5),
-         "python -m segdemo fetch"),
+        (
+            lambda: instance_tab.run(PHOTO, "v1", 512, 0.5, [], True, [], 0.5),
+            "python -m segdemo fetch",
+        ),
     ],
 )
-def test_missing_weights_are_one_clear_sentence_not_a_traceback(offline_pretrained, call, fix):
-    wrapped = common.user_errors(call)
+def test_missing_weights_are_one_clear_sentence_not_a_traceback(
+    offline_pretrained, call, fix
+) -> None:
+    wrapped = errors.user_errors(call)
     with pytest.raises(gr.Error) as caught:
         wrapped()
     message = caught.value.message
@@ -53,99 +97,196 @@ def test_missing_weights_are_one_clear_sentence_not_a_traceback(offline_pretrain
         ((TRIMAP + ".missing", TRIMAP, 1, 0.5), "missing"),
     ],
 )
-def test_groundtruth_bad_inputs_are_messages(args, message):
+def test_groundtruth_bad_inputs_are_messages(args, message) -> None:
     with pytest.raises(gr.Error, match=message):
-        common.user_errors(groundtruth_tab.run)(*args)
+        errors.user_errors(groundtruth_tab.run)(*args)
 
 
-def test_an_absent_object_value_falls_back_to_the_pet_and_says_so():
+def test_an_absent_object_value_falls_back_to_the_pet_and_says_so() -> None:
     status, *_ = groundtruth_tab.run(PHOTO, {"path": TRIMAP}, 9, 0.5)
     assert status.startswith("Value 9 does not occur in this annotation; showing 1.")
 
 
-def test_an_unexpected_failure_is_a_generic_message(monkeypatch):
-    def broken(*_):
+def test_an_unexpected_failure_is_a_generic_message(monkeypatch) -> None:
+    def broken(*_: object) -> None:
         raise RuntimeError("internal detail /secret/path")
 
     with pytest.raises(gr.Error) as caught:
-        common.user_errors(broken)()
+        errors.user_errors(broken)()
     assert "secret" not in caught.value.message and "log" in caught.value.message
 
 
-def test_user_text_in_messages_is_escaped():
-    def hostile(*_):
-        raise common.InputError("<img src=x onerror=alert(1)>.png is not an image")
+def test_user_text_in_messages_is_escaped() -> None:
+    def hostile(*_: object) -> None:
+        raise InputError("<img src=x onerror=alert(1)>.png is not an image")
 
     with pytest.raises(gr.Error) as caught:
-        common.user_errors(hostile)()
+        errors.user_errors(hostile)()
     assert "<img" not in caught.value.message and "&lt;img" in caught.value.message
 
 
-def test_the_demo_exposes_the_four_api_endpoints():
-    demo = build_demo()
+def test_the_demo_exposes_the_four_api_endpoints(demo) -> None:
     names = {fn.api_name for fn in demo.fns.values()}
     assert {"groundtruth", "semantic", "instance", "panoptic"} <= names
+    renders = {"groundtruth_render", "semantic_render", "instance_render", "panoptic_render"}
+    assert renders <= names
 
 
-def test_rerender_without_a_result_says_what_to_do():
+def test_every_session_state_is_freed_after_an_hour(demo) -> None:
+    states = [b for b in demo.blocks.values() if isinstance(b, gr.State)]
+    assert len(states) == 4  # one per tab
+    assert {s.time_to_live for s in states} == {session.STATE_TTL_S} == {3600}
+
+
+def test_the_inputs_show_as_gradios_own_components(demo) -> None:
+    fn = next(f for f in demo.fns.values() if f.api_name == "instance")
+    shown = [block.get_block_name() for block in fn.inputs]
+    assert shown == [
+        "image", "radio", "radio", "slider", "dropdown", "checkbox", "checkboxgroup", "slider"
+    ]  # fmt: skip
+
+
+def test_rerender_without_a_result_says_what_to_do() -> None:
     with pytest.raises(gr.Error, match="Run the model first"):
-        common.rerender(None, [], 0.5)
+        picking.rerender(None, [], 0.5)
 
 
-COCO_TINY = "facebook/mask2former-swin-tiny-coco-panoptic"
+# --- Values checked by the demo's own preprocessing, before the function runs -----------------
+
+
+def file_data(path: str) -> dict[str, Any]:
+    return {"path": path, "meta": {"_type": "gradio.FileData"}}
+
+
+def process(
+    demo: gr.Blocks, api_name: str, args: tuple[Any, ...], monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    """Run ``api_name`` through Gradio's process_api (preprocess, function, postprocess) with
+    the function replaced by one that fails if it is called, so a refusal comes from the
+    inputs' checks, before any model runs."""
+    fn = next(f for f in demo.fns.values() if f.api_name == api_name)
+
+    def must_not_run(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError(f"{api_name} ran with values that should have been refused")
+
+    monkeypatch.setattr(fn, "fn", must_not_run)
+    values = [file_data(a) if isinstance(a, str) and a.endswith(".png") else a for a in args]
+    return asyncio.run(demo.process_api(fn, values))
 
 
 @pytest.mark.parametrize(
-    ("run", "args", "message"),
+    ("api_name", "args", "message"),
     [
-        (instance_tab.run, (PHOTO, "v9", 800, 0.5, [], True, [], 0.5), "Mask R-CNN variant"),
-        (instance_tab.run, (PHOTO, "v1", 123, 0.5, [], True, [], 0.5), "working size"),
-        (instance_tab.run, (PHOTO, "v1", 512, 2, [], True, [], 0.5), "score threshold"),
-        (instance_tab.run, (PHOTO, "v1", 512, 0.5, [], True, [], "x"), "Overlay opacity"),
-        (semantic_tab.run, (PHOTO, "resnet9", [], 0.5), "DeepLabV3 variant"),
-        (semantic_tab.run, (PHOTO, "resnet50", "cat", 0.5), "list of names"),
-        (panoptic_tab.run, (PHOTO, "nope", 384, [], 0.5), "Mask2Former checkpoint"),
-        (panoptic_tab.run, (PHOTO, COCO_TINY, 500, [], 0.5), "working size"),
-        (groundtruth_tab.run, (PHOTO, TRIMAP, 1.5, 0.5), "whole number"),
-        (groundtruth_tab.run, (PHOTO, TRIMAP, 1, float("nan")), "Overlay opacity"),
+        ("instance", (PHOTO, "v9", 800, 0.5, [], True, [], 0.5), r"Mask R-CNN: .*'v9'.*choices"),
+        ("instance", (PHOTO, "v1", 123, 0.5, [], True, [], 0.5), r"Working size: .*123.*choices"),
+        ("instance", (PHOTO, "v1", 512, 2, [], True, [], 0.5), r"Score threshold: .*2.*maximum"),
+        ("instance", (PHOTO, "v1", 512, 0.5, [], True, [], "x"), r"Overlay opacity .*'x'"),
+        ("instance", (PHOTO, "v1", 512, 0.5, [], "yes", [], 0.5), r"Show boxes .*'yes'"),
+        ("instance", (PHOTO, "v1", 512, 0.5, "cat", True, [], 0.5), r"Only these classes .*cat"),
+        ("semantic", (PHOTO, "resnet9", [], 0.5), r"DeepLabV3 variant: .*'resnet9'.*choices"),
+        ("semantic", (PHOTO, "resnet50", "cat", 0.5), r"list of names, got 'cat'"),
+        ("semantic", (PHOTO, "resnet50", [], 1.5), r"Overlay opacity: .*1\.5.*maximum"),
+        ("panoptic", (PHOTO, "nope", 384, [], 0.5), r"Mask2Former checkpoint: .*nope.*choices"),
+        ("panoptic", (PHOTO, COCO_TINY, 500, [], 0.5), r"Working size: .*500.*choices"),
+        ("groundtruth", (PHOTO, TRIMAP, 1.5, 0.5), r"Object value must be a whole number"),
+        ("groundtruth", (PHOTO, TRIMAP, "abc", 0.5), r"Object value .*'abc'"),
+        ("groundtruth", (PHOTO, TRIMAP, 1, float("nan")), r"Overlay opacity .*finite.*nan"),
+        ("groundtruth", (PHOTO, TRIMAP, 1, -0.5), r"Overlay opacity: .*-0\.5.*minimum"),
     ],
 )
-def test_bad_option_values_are_named_before_any_model_runs(run, args, message):
-    with pytest.raises(gr.Error, match=message):
-        common.user_errors(run)(*args)
+def test_bad_option_values_are_named_before_any_model_runs(
+    demo, monkeypatch, api_name, args, message
+) -> None:
+    with pytest.raises(gr.Error, match=message) as caught:
+        process(demo, api_name, args, monkeypatch)
+    assert "\n" not in caught.value.message and "<" not in caught.value.message
+
+
+def test_good_values_reach_the_function_as_its_types(demo, monkeypatch) -> None:
+    fn = next(f for f in demo.fns.values() if f.api_name == "instance")
+    got: list[tuple[Any, ...]] = []
+
+    def record(*args: Any) -> tuple[Any, ...]:
+        got.append(args)
+        raise gr.Error("recorded")
+
+    monkeypatch.setattr(fn, "fn", record)
+    # A name the (still empty) picker does not list yet is not refused: the run picks from the
+    # result it makes. A whole float for a radio of ints is one of its choices.
+    values = [file_data(PHOTO), "v1", 512.0, 0.5, ["cat"], True, ["cat 1 · 0.99"], 0.25]
+    with pytest.raises(gr.Error, match="recorded"):
+        asyncio.run(demo.process_api(fn, values))
+    photo, *rest = got[0]
+    assert isinstance(photo, str) and photo.endswith("chelsea.png")  # a path, undecoded
+    assert rest == ["v1", 512.0, 0.5, ["cat"], True, ["cat 1 · 0.99"], 0.25]
+
+
+def test_a_picker_updated_by_a_result_keeps_its_own_check() -> None:
+    picker = inputs.NamePicker(choices=[("cat · 50%", "cat")], label="Classes", render=False)
+    # Gradio rebuilds an updated component as block.__class__(**constructor_args)
+    rebuilt = picker.__class__(**{**picker.constructor_args, "choices": [("dog", "dog")]})
+    assert isinstance(rebuilt, inputs.NamePicker) and rebuilt.get_block_name() == "checkboxgroup"
+    assert rebuilt.preprocess(["cat"]) == ["cat"]
+
+
+# --- Clicks and re-renders ------------------------------------------------------------------------
 
 
 def click(x: int, y: int) -> gr.SelectData:
     return gr.SelectData(None, {"index": [x, y], "value": None, "selected": True})
 
 
-def test_clicking_the_overlay_picks_the_value_or_segment_under_the_cursor():
+def three_regions(height: int, width: int) -> Segmentation:
+    """cat (left third), dog (middle third), sky (right third, top half); 0 elsewhere."""
+    ids = torch.zeros(height, width, dtype=torch.int32)
+    third = width // 3
+    ids[:, :third] = 1
+    ids[:, third : 2 * third] = 2
+    ids[: height // 2, 2 * third :] = 3
+    segments = (
+        Segment(1, 1, "cat", is_thing=True),
+        Segment(2, 2, "dog", is_thing=True),
+        Segment(3, 3, "sky"),
+    )
+    seg = Segmentation(ids, segments, ("__background__", "cat", "dog", "sky"), "semantic")
+    assert_varied(seg.ids, "the crafted id map")
+    return seg
+
+
+def test_clicking_the_overlay_picks_the_value_or_segment_under_the_cursor() -> None:
     *_, state = groundtruth_tab.run(PHOTO, TRIMAP, 1, 0.5)
-    import numpy as np
-    from PIL import Image
-
     trimap = np.array(Image.open(TRIMAP))
+    assert_varied(trimap, "the trimap")
     y, x = (int(v[0]) for v in np.nonzero(trimap == 3))
-    value, *view = groundtruth_tab.pick_by_click(state, 0.5, click(x, y))
-    assert value == 3 and len(view) == 5
+    value, *shown = groundtruth_tab.pick_by_click(state, 0.5, click(x, y))
+    assert value == 3 and len(shown) == 5
     # model tabs toggle the label under the cursor in the picker
-    names, *_ = common.pick_by_click(state, ["border"], 0.5, click(x, y))
+    names, *_ = picking.pick_by_click(state, ["border"], 0.5, click(x, y))
     assert names == []
-    names, *_ = common.pick_by_click(state, [], 0.5, click(x, y))
+    names, *_ = picking.pick_by_click(state, [], 0.5, click(x, y))
     assert names == ["border"]
-    assert common.pick_by_click(state, ["pet"], 0.5, click(10_000, 5))[0] == ["pet"]
+    assert picking.pick_by_click(state, ["pet"], 0.5, click(10_000, 5))[0] == ["pet"]
     with pytest.raises(gr.Error, match="Run the model first"):
-        common.pick_by_click(None, [], 0.5, click(0, 0))
+        picking.pick_by_click(None, [], 0.5, click(0, 0))
 
 
-def test_hover_map_names_each_box_smallest_on_top_and_escapes_labels():
+def test_a_click_picks_the_segment_under_the_cursor_and_not_another() -> None:
+    seg = three_regions(30, 60)
+    state = {"image": torch.zeros(3, 30, 60, dtype=torch.uint8), "seg": seg}
+    for (x, y), label in [((5, 20), "cat"), ((30, 5), "dog"), ((55, 5), "sky")]:
+        names, _overlay, _legend, mask_file, *_ = picking.pick_by_click(state, [], 0.5, click(x, y))
+        mask = pixels(mask_file)
+        assert names == [label]
+        assert_varied(mask, f"the mask of {label}")
+        expected = (seg.ids == seg.ids[y, x]).numpy()
+        assert np.array_equal(mask.reshape(30, 60, -1)[..., 0] > 0, expected)
+    # below the sky there is no segment: the picks stay as they are
+    assert picking.pick_by_click(state, ["dog"], 0.5, click(55, 25))[0] == ["dog"]
+
+
+def test_hover_map_names_each_box_smallest_on_top_and_escapes_labels() -> None:
     import base64
     import io
-
-    import torch
-    from PIL import Image
-
-    from segdemo.result import Segment, Segmentation
 
     ids = torch.zeros(20, 30, dtype=torch.int32)
     ids[2:8, 3:9] = 1
@@ -155,7 +296,7 @@ def test_hover_map_names_each_box_smallest_on_top_and_escapes_labels():
         Segment(2, 1, "dog 2 · 0.91", 0.91, True, (5.0, 10.0, 25.0, 18.0)),
     )
     seg = Segmentation(ids, segments, ("__background__", "dog"), "instance")
-    page = common.hover_map_html(torch.zeros(3, 20, 30, dtype=torch.uint8), seg)
+    page = view.hover_map_html(torch.zeros(3, 20, 30, dtype=torch.uint8), seg)
     assert page.count("<title>") == 2 and "&lt;dog&gt; 1 · 0.97" in page and "<dog>" not in page
     assert page.index("dog 2 · 0.91") < page.index("&lt;dog&gt; 1")  # larger box drawn first
     assert 'viewBox="0 0 30 20"' in page
@@ -163,20 +304,139 @@ def test_hover_map_names_each_box_smallest_on_top_and_escapes_labels():
     assert Image.open(io.BytesIO(base64.b64decode(data))).size == (30, 20)
 
 
-def test_alpha_picks_and_clicks_re_render_without_running_the_model(monkeypatch):
+def test_alpha_picks_and_clicks_re_render_without_running_the_model(monkeypatch) -> None:
     monkeypatch.setenv("SEGDEMO_WEIGHTS", "random")
-    _, _, *view, state = semantic_tab.run(PHOTO, "mobilenet_v3_large", [], 0.5)
-    assert len(view) == 5
+    monkeypatch.setattr(session, "RESULTS", ResultCache(capacity=8))
+    calls: list[str] = []
 
-    def no_model(*_args, **_kwargs):
+    def three_classes(image: torch.Tensor, variant: str, **_kwargs: Any) -> Segmentation:
+        calls.append(variant)
+        return three_regions(int(image.shape[1]), int(image.shape[2]))
+
+    monkeypatch.setattr(semantic_tab.semantic, "segment", three_classes)
+    _, _, *shown, state = semantic_tab.run(PHOTO, "mobilenet_v3_large", [], 0.5)
+    assert len(shown) == 5 and calls == ["mobilenet_v3_large"]
+
+    def no_model(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("the model ran again")
 
     monkeypatch.setattr(semantic_tab.semantic, "segment", no_model)
     label = state["seg"].segments[0].label
-    overlay, *_ = common.rerender(state, [label], 0.9)
-    assert overlay.shape == (300, 451, 3)
-    names, *_ = common.pick_by_click(state, [], 0.2, click(5, 5))
-    assert names == [state["seg"].segment(int(state["seg"].ids[5, 5])).label]
+    overlay, *_ = picking.rerender(state, [label], 0.9)
+    assert pixels(overlay).shape == (300, 451, 3)
+    # a click picks the segment under the cursor, and not one of the others
+    for x, y in [(20, 150), (200, 150), (400, 20)]:
+        names, *_ = picking.pick_by_click(state, [], 0.2, click(x, y))
+        expected = state["seg"].segment(int(state["seg"].ids[y, x])).label
+        others = {s.label for s in state["seg"].segments} - {expected}
+        assert names == [expected] and not others & set(names)
     # the same photo and options again come from the result cache, not the model
     again = semantic_tab.run(PHOTO, "mobilenet_v3_large", [label], 0.3)[-1]["seg"]
+    assert_varied(again.ids, "the cached id map")
     assert again.segments == state["seg"].segments and torch.equal(again.ids, state["seg"].ids)
+
+
+def test_a_click_on_an_instance_toggles_it_and_keeps_the_filters(monkeypatch) -> None:
+    seg = three_regions(30, 60)
+    state = {"image": torch.zeros(3, 30, 60, dtype=torch.uint8), "seg": seg}
+    seen: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(instance_tab, "refilter", lambda *args: seen.append(args) or args)
+    instance_tab.pick_by_click(state, 0.7, ["cat"], False, [], 0.4, click(30, 5))
+    assert seen == [(state, 0.7, ["cat"], False, ["dog"], 0.4)]
+
+
+# --- Sizes ----------------------------------------------------------------------------------------
+
+
+def test_every_tab_scales_a_large_photo_and_the_annotation_keeps_its_values(monkeypatch) -> None:
+    monkeypatch.setattr(photos, "MAX_SIDE", 64)
+    status, table, _why, _picker, overlay, *_ = groundtruth_tab.run(PHOTO, TRIMAP, 1, 0.5)
+    assert "The photo and its annotation (451×300) were scaled to 64×43" in status
+    assert "nearest pixel so that its values are kept" in status
+    assert pixels(overlay).shape == (43, 64, 3)
+    assert [row[0] for row in table] == [1, 2, 3]  # no value invented by interpolation
+    assert [row[1] for row in table] == pytest.approx([1 / 255, 2 / 255, 3 / 255], abs=1e-6)
+    image, note = photos.load_photo(PHOTO)
+    assert tuple(image.shape) == (3, 43, 64) and "scaled to 64×43 for the models" in note
+
+
+def test_nearest_keeps_every_value_exactly() -> None:
+    values = torch.tensor([[0, 7, 7, 2**31 - 1], [5, 5, 0, 2**31 - 1]], dtype=torch.int32)
+    assert_varied(values, "the label map")
+    small = photos.nearest(values, (1, 2))
+    assert small.dtype == torch.int32 and set(small.flatten().tolist()) <= set(
+        values.unique().tolist()
+    )
+    assert small.tolist() == [[5, 2**31 - 1]]  # pixel centres: row 1, columns 1 and 3
+
+
+# --- Several requests at once, without the queue ----------------------------------------------
+
+
+def test_concurrent_groundtruth_calls_each_get_their_own_answer(tmp_path) -> None:
+    """Eight threads call the ground-truth function at the same moment (no queue in between):
+    good pairs with different object values and bad files, each answer must be its own."""
+    text = tmp_path / "text.png"
+    text.write_bytes(b"plain text, not pixels\n")
+    small = tmp_path / "small.png"
+    Image.fromarray(np.ones((10, 12), np.uint8)).save(small)
+    trimap = np.array(Image.open(TRIMAP))
+    calls: list[tuple[str, str, int, str | None]] = [
+        (PHOTO, TRIMAP, 1, None),
+        (str(text), TRIMAP, 1, r"text\.png is not an image"),
+        (PHOTO, TRIMAP, 3, None),
+        (PHOTO, str(small), 1, r"small\.png is 12×10 pixels"),
+        (PHOTO, TRIMAP, 2, None),
+        (PHOTO, TRIMAP, 1, None),
+        (str(text), TRIMAP, 3, r"text\.png is not an image"),
+        (PHOTO, TRIMAP, 3, None),
+    ]
+    start = threading.Barrier(len(calls))
+    run = errors.user_errors(groundtruth_tab.run)
+
+    def call(photo: str, annotation: str, value: int) -> Callable[[], Any]:
+        start.wait(timeout=30)
+        try:
+            return run(photo, annotation, value, 0.5)
+        except gr.Error as error:
+            return error
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        answers = list(pool.map(lambda c: call(*c[:3]), calls))
+    for (_photo, _annotation, value, refused), answer in zip(calls, answers, strict=True):
+        if refused:
+            assert isinstance(answer, gr.Error) and re.search(refused, answer.message), answer
+            continue
+        assert not isinstance(answer, gr.Error), answer.message
+        status, *_, cutout, _state = answer
+        region = trimap == value
+        assert_varied(region, f"the trimap's value {value}")
+        assert f"object value {value}" in status
+        assert np.array_equal(pixels(cutout)[..., 3], np.where(region, 255, 0))
+
+
+# --- Mounting in another app --------------------------------------------------------------------
+
+
+def test_mounting_in_a_fastapi_app_keeps_the_css_and_the_file_size_limit() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    mounted = build_demo()
+    app = gr.mount_gradio_app(FastAPI(), mounted, "/", **LAUNCH_OPTIONS)
+    config = TestClient(app).get("/config").json()
+    assert config["css"] == CSS and ".untrained-banner" in config["css"]
+    assert config["max_file_size"] == 25 * 1024 * 1024 == mounted.max_file_size
+    assert config["footer_links"] == LAUNCH_OPTIONS["footer_links"]
+    assert config["show_error"] is False
+
+
+def test_each_answer_gets_files_of_its_own(monkeypatch) -> None:
+    """Gradio names its cached outputs by content and rewrites them in place, so two answers
+    with the same pixels would share (and truncate) one file: ours never do."""
+    first = groundtruth_tab.run(PHOTO, TRIMAP, 1, 0.5)
+    second = groundtruth_tab.run(PHOTO, TRIMAP, 1, 0.5)
+    files = [v for v in (*first, *second) if isinstance(v, str) and v.endswith(".png")]
+    assert len(files) == 8 and len(set(files)) == 8
+    assert np.array_equal(pixels(first[-2]), pixels(second[-2]))
+    assert all(Path(f).is_relative_to(view.OUTPUT_DIR) for f in files)

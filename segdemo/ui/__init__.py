@@ -5,7 +5,8 @@ from __future__ import annotations
 import gradio as gr
 
 from segdemo.ui import groundtruth_tab, instance_tab, panoptic_tab, semantic_tab
-from segdemo.ui.common import banner
+from segdemo.ui.errors import Blocks
+from segdemo.weights import weights_mode
 
 TITLE = "segdemo — semantic, instance and panoptic segmentation"
 HEADER = """
@@ -19,6 +20,10 @@ CSS = """
 .legend-swatch { display: inline-block; width: 0.9em; height: 0.9em; border-radius: 2px;
                  margin-right: 0.4em; vertical-align: -0.1em; border: 1px solid #0003; }
 """
+UNTRAINED_BANNER = (
+    "⚠️ **Untrained weights** (`SEGDEMO_WEIGHTS=random`): the models run with random weights, so "
+    "their segments are meaningless. This mode is for tests and machines with no network."
+)
 
 
 #: Options of the served app, for ``demo.launch(**LAUNCH_OPTIONS)`` and equally for
@@ -32,9 +37,15 @@ LAUNCH_OPTIONS: dict[str, object] = {
 }
 
 
+def banner() -> None:
+    """The untrained-weights banner, shown only in SEGDEMO_WEIGHTS=random mode."""
+    if weights_mode() == "random":
+        gr.Markdown(UNTRAINED_BANNER, elem_classes=["untrained-banner"])
+
+
 def build_demo() -> gr.Blocks:
     """The whole app, with its queue configured; ``launch`` it or mount it."""
-    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+    with Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(HEADER)
         banner()
         with gr.Tabs():

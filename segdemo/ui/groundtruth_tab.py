@@ -1,4 +1,9 @@
-"""The Ground truth tab: a photo and its annotation, as the seed lesson teaches them."""
+"""The Ground truth tab: a photo and its annotation, and what the annotation's values mean.
+
+An annotation is an image whose pixel values are labels (Oxford-IIIT Pet trimaps: 1 pet,
+2 background, 3 border); the binary mask of one object is ``torch.where(annotation == value, 1,
+0)`` and the cut-out is the photo times that mask.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,22 @@ from typing import Any
 import gradio as gr
 
 from segdemo import groundtruth
-from segdemo.images import InputError, load_image, read_annotation
-from segdemo.ui.common import (
+from segdemo.ui.errors import user_errors
+from segdemo.ui.inputs import (
     EXAMPLES_DIR,
+    RawImage,
     Upload,
-    file_image,
-    number_in,
-    opacity,
-    require,
-    result_view,
-    user_errors,
-    view_values,
+    WholeNumberDropdown,
+    opacity_slider,
 )
+from segdemo.ui.photos import load_photo_and_annotation
+from segdemo.ui.picking import State
+from segdemo.ui.session import session_state
+from segdemo.ui.view import result_view, view_values
 
 EXAMPLES = [[str(EXAMPLES_DIR / "chelsea.png"), str(EXAMPLES_DIR / "chelsea_trimap.png"), 1, 0.5]]
 TABLE_HEADERS = ["value as stored", "after ToTensor", "label", "pixels", "share of image"]
+NOT_LOADED = "Press Show first: there is no annotation loaded yet."
 INTRO = """
 An **annotation** is an image whose pixel values are labels. The Oxford-IIIT Pet trimaps store
 **1 = pet, 2 = background, 3 = border**. Pick the value that counts as the object: the binary mask
@@ -32,30 +38,28 @@ not JPEG, so the values survive), or click the example.
 
 
 def run(
-    photo: Upload, annotation: Upload, object_value: float | None, alpha: float
+    photo: Upload, annotation: Upload, object_value: int | None, alpha: float
 ) -> tuple[Any, ...]:
     """Decode the pair, tabulate the annotation's values and render the chosen object."""
-    alpha = opacity(alpha)
-    object_value = _object_value(object_value)
-    image = load_image(require(photo, "a photo"))
-    labels = read_annotation(require(annotation, "an annotation"), size=tuple(image.shape[-2:]))
+    image, labels, scaled = load_photo_and_annotation(photo, annotation)
     seg = groundtruth.annotation_segmentation(labels.values, labels.mode)
     stored: list[int] = seg.extras["values"]  # type: ignore[assignment]
     chosen = _chosen_value(object_value, stored)
-    note = (
-        f"Value {int(object_value)} does not occur in this annotation; showing {chosen}. "
-        if object_value is not None and chosen != object_value else ""
+    absent = (
+        f"Value {object_value} does not occur in this annotation; showing {chosen}. "
+        if object_value is not None and chosen != object_value
+        else ""
     )
     rows = groundtruth.value_table(seg, labels.to_tensor)
     table = [[r.stored, _rounded(r.to_tensor), r.label, r.pixels, f"{r.share:.1%}"] for r in rows]
-    picker = gr.Dropdown(
+    picker = gr.update(
         choices=[(f"{v} ({seg.segments[k].label})", v) for k, v in enumerate(stored)],
         value=chosen,
     )
     state = {"image": image, "seg": seg}
-    status = note + (
-        f"Photo {image.shape[2]}×{image.shape[1]} · annotation mode {labels.mode} · "
-        f"{len(stored)} distinct values · object value {chosen}"
+    status = (
+        f"{absent}{scaled}Photo {image.shape[2]}×{image.shape[1]} · annotation mode "
+        f"{labels.mode} · {len(stored)} distinct values · object value {chosen}"
     )
     return (
         status,
@@ -67,33 +71,24 @@ def run(
     )
 
 
-def rerender(state: dict[str, Any] | None, object_value: float | None, alpha: float):
+def rerender(state: State, object_value: int | None, alpha: float) -> tuple[Any, ...]:
     """Re-render from the decoded pair when only the object value or alpha changed."""
     if not state:
-        raise gr.Error("Press Show first: there is no annotation loaded yet.")
+        raise gr.Error(NOT_LOADED)
     stored: list[int] = state["seg"].extras["values"]
-    return _view_values(state, _chosen_value(_object_value(object_value), stored), opacity(alpha))
+    return _view_values(state, _chosen_value(object_value, stored), alpha)
 
 
-def pick_by_click(state: dict[str, Any] | None, alpha: float, event: gr.SelectData):
+def pick_by_click(state: State, alpha: float, event: gr.SelectData) -> tuple[Any, ...]:
     """Click on the overlay: the value under the cursor becomes the object value."""
     if not state:
-        raise gr.Error("Press Show first: there is no annotation loaded yet.")
+        raise gr.Error(NOT_LOADED)
     seg = state["seg"]
     height, width = seg.size
     x, y = (int(v) for v in event.index)
     segment_id = int(seg.ids[min(max(y, 0), height - 1), min(max(x, 0), width - 1)])
     value = seg.extras["values"][segment_id - 1]
-    return (value, *_view_values(state, value, opacity(alpha)))
-
-
-def _object_value(value: object) -> int | None:
-    if value is None:
-        return None
-    number = number_in(value, 0, 2**31 - 1, "Object value")
-    if number != int(number):
-        raise InputError(f"Object value must be a whole number, got {value!r}.")
-    return int(number)
+    return (value, *_view_values(state, value, alpha))
 
 
 def _rounded(value: float | None) -> float | str:
@@ -117,44 +112,61 @@ def build() -> None:
     """Lay out the tab and wire its events (inside the caller's Blocks context)."""
     gr.Markdown(INTRO)
     with gr.Row():
-        photo = file_image(label="Photo", sources=["upload", "clipboard"], elem_id="gt-photo")
-        annotation = file_image(
+        photo = RawImage(
+            label="Photo", type="filepath", sources=["upload", "clipboard"], elem_id="gt-photo"
+        )
+        annotation = RawImage(
             label="Annotation (values as stored; a trimap looks almost black)",
-            image_mode=None, sources=["upload", "clipboard"], elem_id="gt-annotation",
+            type="filepath",
+            image_mode=None,
+            sources=["upload", "clipboard"],
+            elem_id="gt-annotation",
         )
     with gr.Row():
-        object_value = gr.Dropdown(
+        object_value = WholeNumberDropdown(
             label="Object value (counts as 1 in the mask; or click the overlay)",
-            choices=[1, 2, 3], value=1, allow_custom_value=False, elem_id="gt-object-value",
+            choices=[1, 2, 3],
+            value=1,
+            allow_custom_value=False,
+            elem_id="gt-object-value",
         )
-        alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Overlay opacity")
+        alpha = opacity_slider()
         show = gr.Button("Show", variant="primary")
     examples = gr.Column()
     status = gr.Markdown(min_height=40)
     why = gr.Markdown()
     table = gr.Dataframe(headers=TABLE_HEADERS, label="Annotation values", interactive=False)
     view = result_view("Annotation over the photo")
-    state = gr.State()
+    state = session_state()
 
     inputs = [photo, annotation, object_value, alpha]
     outputs = [status, table, why, object_value, *view.outputs, state]
-    # preprocess=False: the uploads reach `run` undecoded (see file_image).
-    show.click(
-        user_errors(run), inputs, outputs, api_name="groundtruth", preprocess=False,
-        show_progress_on=[status],
-    )
+    show.click(user_errors(run), inputs, outputs, api_name="groundtruth", show_progress_on=[status])
     with examples:
         gr.Examples(
-            EXAMPLES, inputs, outputs, user_errors(run), run_on_click=True, cache_examples=False,
-            preprocess=False, visible_columns=[0, 1],
+            EXAMPLES,
+            inputs,
+            outputs,
+            user_errors(run),
+            run_on_click=True,
+            cache_examples=False,
+            visible_columns=[0, 1],
             label="Example: Chelsea the cat (CC0) — click to run",
         )
     gr.on(
-        [object_value.input, alpha.release], user_errors(rerender), [state, object_value, alpha],
-        view.outputs, api_name="groundtruth_render", api_visibility="undocumented",
-        show_progress="hidden", trigger_mode="always_last",
+        [object_value.input, alpha.release],
+        user_errors(rerender),
+        [state, object_value, alpha],
+        view.outputs,
+        api_name="groundtruth_render",
+        api_visibility="undocumented",
+        show_progress="hidden",
+        trigger_mode="always_last",
     )
     view.overlay.select(
-        user_errors(pick_by_click), [state, alpha], [object_value, *view.outputs],
-        api_visibility="private", show_progress="hidden",
+        user_errors(pick_by_click),
+        [state, alpha],
+        [object_value, *view.outputs],
+        api_visibility="private",
+        show_progress="hidden",
     )

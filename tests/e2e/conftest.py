@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from gradio_client import Client
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "assets" / "examples"
@@ -53,8 +54,9 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 except OSError:
                     pass
                 if time.monotonic() > deadline:
-                    pytest.fail(f"app.py did not serve within {STARTUP_TIMEOUT_S}s:\n"
-                                f"{log_path.read_text()}")
+                    pytest.fail(
+                        f"app.py did not serve within {STARTUP_TIMEOUT_S}s:\n{log_path.read_text()}"
+                    )
                 time.sleep(0.5)
             yield url
         finally:
@@ -67,7 +69,5 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def client(server_url: str):
-    from gradio_client import Client
-
+def client(server_url: str) -> Client:
     return Client(server_url, verbose=False)

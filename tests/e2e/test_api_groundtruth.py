@@ -1,8 +1,13 @@
 """/groundtruth through gradio_client against a running `python app.py`."""
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
-from gradio_client import handle_file
+from gradio_client import Client, handle_file
 from PIL import Image
 
 from tests.e2e.conftest import EXAMPLES
@@ -10,18 +15,30 @@ from tests.e2e.conftest import EXAMPLES
 pytestmark = pytest.mark.e2e
 
 
-def call(client, photo, annotation, value=1, alpha=0.5):
+def assert_varied(values: np.ndarray, what: str) -> None:
+    """A mask worth comparing: not empty, and not one value everywhere."""
+    assert values.any(), f"{what} is empty"
+    assert len(np.unique(values)) > 1, f"{what} is one value everywhere"
+
+
+def call(
+    client: Client, photo: Path, annotation: Path, value: int = 1, alpha: float = 0.5
+) -> tuple[Any, ...]:
     return client.predict(
-        handle_file(str(photo)), handle_file(str(annotation)), value, alpha,
+        handle_file(str(photo)),
+        handle_file(str(annotation)),
+        value,
+        alpha,
         api_name="/groundtruth",
     )
 
 
-def test_cutout_alpha_is_exactly_the_trimaps_pet_region(client):
+def test_cutout_alpha_is_exactly_the_trimaps_pet_region(client) -> None:
     status, table, why, _picker, overlay, legend, mask, on_black, cutout = call(
         client, EXAMPLES / "chelsea.png", EXAMPLES / "chelsea_trimap.png"
     )
     trimap = np.array(Image.open(EXAMPLES / "chelsea_trimap.png"))
+    assert_varied(trimap == 1, "the trimap's pet region")
     photo = np.array(Image.open(EXAMPLES / "chelsea.png").convert("RGB"))
     rgba = np.array(Image.open(cutout))
     assert rgba.shape == (*trimap.shape, 4)
@@ -40,9 +57,10 @@ def test_cutout_alpha_is_exactly_the_trimaps_pet_region(client):
     assert "pet" in legend and "border" in legend
 
 
-def test_another_object_value_selects_the_border(client):
+def test_another_object_value_selects_the_border(client) -> None:
     *_, cutout = call(client, EXAMPLES / "chelsea.png", EXAMPLES / "chelsea_trimap.png", 3)
     trimap = np.array(Image.open(EXAMPLES / "chelsea_trimap.png"))
+    assert_varied(trimap == 3, "the trimap's border region")
     assert np.array_equal(np.array(Image.open(cutout))[..., 3] > 0, trimap == 3)
 
 
@@ -55,7 +73,7 @@ def test_another_object_value_selects_the_border(client):
 )
 def test_bad_files_get_a_clear_message_and_the_server_keeps_serving(
     client, tmp_path, photo_bytes, name, message
-):
+) -> None:
     from gradio_client.exceptions import AppError
 
     bad = tmp_path / name
@@ -66,7 +84,7 @@ def test_bad_files_get_a_clear_message_and_the_server_keeps_serving(
     assert call(client, EXAMPLES / "chelsea.png", EXAMPLES / "chelsea_trimap.png")[1]
 
 
-def test_annotation_of_another_size_is_refused_clearly(client, tmp_path):
+def test_annotation_of_another_size_is_refused_clearly(client, tmp_path) -> None:
     from gradio_client.exceptions import AppError
 
     small = tmp_path / "small_trimap.png"

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     if CHROMIUM is None:
         pytest.fail("Debian's chromium is needed for the browser tests: apt-get install chromium")
     from playwright.sync_api import sync_playwright
@@ -29,7 +39,7 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser, server_url):
+def page(browser: Browser, server_url: str) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1400, "height": 1800})
     page = context.new_page()
     page.goto(server_url)
@@ -38,12 +48,12 @@ def page(browser, server_url):
     context.close()
 
 
-def output_image_sources(page, label: str) -> list[str]:
+def output_image_sources(page: Page, label: str) -> list[str]:
     block = page.locator(".block", has=page.get_by_text(label, exact=True))
     return [img.get_attribute("src") for img in block.locator("img").all()]
 
 
-def test_example_shows_values_legend_mask_and_cutout(page, tmp_path):
+def test_example_shows_values_legend_mask_and_cutout(page, tmp_path) -> None:
     page.locator("img[src*='chelsea.png']").first.click()
     page.get_by_test_id("cell-0-1").get_by_text("0.003922").wait_for(timeout=60_000)
     assert page.get_by_test_id("cell-0-2").inner_text() == "pet"
@@ -55,7 +65,7 @@ def test_example_shows_values_legend_mask_and_cutout(page, tmp_path):
     page.screenshot(path=tmp_path / "groundtruth.png", full_page=True)
 
 
-def test_a_bad_upload_gets_a_message_and_the_results_stay(page, tmp_path):
+def test_a_bad_upload_gets_a_message_and_the_results_stay(page, tmp_path) -> None:
     page.locator("img[src*='chelsea.png']").first.click()
     page.get_by_test_id("cell-0-1").get_by_text("0.003922").wait_for(timeout=60_000)
     before = output_image_sources(page, "Cut-out on black")
@@ -71,7 +81,7 @@ def test_a_bad_upload_gets_a_message_and_the_results_stay(page, tmp_path):
     assert page.get_by_test_id("cell-0-2").inner_text() == "pet"
 
 
-def test_an_uploaded_photo_and_voc_palette_annotation(page, tmp_path):
+def test_an_uploaded_photo_and_voc_palette_annotation(page, tmp_path) -> None:
     import numpy as np
     from PIL import Image
 
@@ -97,12 +107,14 @@ def test_an_uploaded_photo_and_voc_palette_annotation(page, tmp_path):
     assert "Value 1 does not occur in this annotation; showing 0." in page.inner_text("body")
 
 
-def test_clicking_the_overlay_picks_the_value_under_the_cursor(page):
+def test_clicking_the_overlay_picks_the_value_under_the_cursor(page) -> None:
     page.locator("img[src*='chelsea.png']").first.click()
     page.get_by_test_id("cell-0-1").get_by_text("0.003922").wait_for(timeout=60_000)
-    overlay = page.locator(".block", has=page.get_by_text("click a segment to pick it")).locator(
-        "img"
-    ).first
+    overlay = (
+        page.locator(".block", has=page.get_by_text("click a segment to pick it"))
+        .locator("img")
+        .first
+    )
     box = overlay.bounding_box()
     # the right edge of chelsea.png is background (trimap value 2) at mid height
     overlay.click(position={"x": box["width"] * 0.975, "y": box["height"] * 0.5})
@@ -111,3 +123,48 @@ def test_clicking_the_overlay_picks_the_value_under_the_cursor(page):
         timeout=30_000,
     )
     assert page.locator("#gt-object-value input").input_value() == "2 (background)"
+
+
+def checked_boxes(page: Page, label: str) -> int:
+    block = page.locator(".block:visible", has=page.get_by_text(label, exact=True))
+    return block.locator("input[type=checkbox]:checked").count()
+
+
+def test_a_model_tab_runs_and_a_click_toggles_the_class_under_the_cursor(page) -> None:
+    page.get_by_role("tab", name="Semantic").click()
+    page.locator("img[src*='chelsea.png']:visible").first.click()
+    page.locator("button:visible", has_text="Segment").click()
+    page.locator(
+        "p:visible", has_text=re.compile(r"DeepLabV3-ResNet50 on \w+: \d+ segments")
+    ).wait_for(timeout=120_000)
+    picked = checked_boxes(page, "Classes to cut out")
+    assert picked > 1  # random ResNet-50 weights give several classes; all but background picked
+    overlay = (
+        page.locator(".block:visible", has=page.get_by_text("click a segment to pick it"))
+        .locator("img")
+        .first
+    )
+    box = overlay.bounding_box()
+    overlay.click(position={"x": box["width"] * 0.5, "y": box["height"] * 0.5})
+    # every pixel belongs to a class: the click adds or removes exactly that one
+    page.wait_for_function(
+        "([label, before]) => {"
+        "  const block = [...document.querySelectorAll('.block')].find("
+        "    b => b.offsetParent && b.textContent.includes(label));"
+        "  return block && block.querySelectorAll('input[type=checkbox]:checked').length"
+        "    !== before; }",
+        arg=["Classes to cut out", picked],
+        timeout=30_000,
+    )
+    assert abs(checked_boxes(page, "Classes to cut out") - picked) == 1
+    assert page.locator(".toast-message-text").count() == 0
+
+
+def test_the_instance_tab_takes_every_control_from_the_page(page) -> None:
+    page.get_by_role("tab", name="Instance").click()
+    page.locator("img[src*='chelsea.png']:visible").first.click()
+    page.locator("button:visible", has_text="Detect").click()
+    status = page.locator("p:visible", has_text=re.compile(r"\d+ detections ≥ 0\.05"))
+    status.wait_for(timeout=120_000)
+    assert "shown ≥ 0.5" in status.inner_text()
+    assert page.locator(".toast-message-text").count() == 0

@@ -1,0 +1,137 @@
+"""The layout and wiring every model tab shares; each tab passes only what is its own.
+
+A model tab is: its introduction; the photo beside a column of options ending in the run button;
+the example photos; a status line; the tab's own components (filters, a table); the segment
+picker; the result view; the tab's own components below it; a per-session state. Its events:
+the run (``/<api_name>``), a re-render when a filter, the picks or the opacity change
+(``/<api_name>_render``), and a click on the overlay that toggles the segment under it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import gradio as gr
+from gradio.components.base import Component
+
+from segdemo.models import Progress
+from segdemo.ui.errors import user_errors
+from segdemo.ui.inputs import PHOTO_EXAMPLES, NamePicker, NumberSlider, RawImage
+from segdemo.ui.picking import pick_by_click, rerender
+from segdemo.ui.session import session_state
+from segdemo.ui.view import ResultView, result_view
+
+#: The model events share one concurrency group: the models share one CPU/GPU.
+MODEL_CONCURRENCY_ID = "models"
+Handler = Callable[..., tuple[Any, ...]]
+
+
+def progress_callback(progress: gr.Progress) -> Progress:
+    """Adapt gr.Progress to the adapters' ``progress(fraction, message)`` callback."""
+    return lambda fraction, message: progress(fraction, desc=message)
+
+
+class ModelTab:
+    """Lays out and wires a model tab. Inside the caller's Blocks context, in this order::
+
+    tab = ModelTab(INTRO)
+    with tab.options("Segment"):  # the photo | these options, then the run button
+        variant = ChoiceRadio(...)
+        alpha = opacity_slider()
+    ...  # the tab's components between the status line and the picker
+    tab.results("Classes to cut out", "Classes over the photo")
+    ...  # the tab's components below the result view
+    tab.wire(run, "semantic", options=[variant], alpha=alpha)
+    """
+
+    photo: RawImage
+    button: gr.Button
+    status: gr.Markdown
+    picked: NamePicker
+    view: ResultView
+    state: gr.State
+
+    def __init__(self, intro: str) -> None:
+        gr.Markdown(intro)
+
+    @contextmanager
+    def options(self, button: str) -> Iterator[None]:
+        """The photo beside a column of the tab's options (laid out in the ``with`` body) and the
+        run button labelled ``button``; then the example photos and the status line."""
+        with gr.Row():
+            self.photo = RawImage(
+                label="Photo", type="filepath", sources=["upload", "clipboard", "webcam"]
+            )
+            with gr.Column():
+                yield
+                self.button = gr.Button(button, variant="primary")
+        gr.Examples(
+            PHOTO_EXAMPLES, inputs=[self.photo], label="Examples (scikit-image, free to use)"
+        )
+        self.status = gr.Markdown(min_height=40)
+
+    def results(self, picker_label: str, overlay_label: str) -> None:
+        """The segment picker and the result view."""
+        self.picked = NamePicker(label=picker_label, choices=[])
+        self.view = result_view(overlay_label)
+
+    def wire(
+        self,
+        run: Handler,
+        api_name: str,
+        *,
+        options: Sequence[Component],
+        alpha: NumberSlider,
+        filters: Sequence[Component] = (),
+        before_picker: Sequence[Component] = (),
+        after_view: Sequence[Component] = (),
+        rerender: Handler = rerender,
+        click: Handler = pick_by_click,
+    ) -> None:
+        """Create the session state and wire the run, re-render and click events.
+
+        - ``run(photo, *options, *filters, picked, alpha)`` answers ``status, *before_picker,
+          picked, *view, *after_view, state``; API ``/<api_name>``.
+        - ``rerender(state, *filters, picked, alpha)`` runs when a filter, the picks or alpha
+          change; API ``/<api_name>_render``. Without filters it answers the view only; a filter
+          changes which segments there are, so with filters it answers what ``run`` does.
+        - ``click(state, *filters, picked, alpha, event)`` answers ``picked, *view`` (without
+          filters) or what ``run`` does (with filters).
+        """
+        self.state = session_state()
+        outputs = [
+            self.status,
+            *before_picker,
+            self.picked,
+            *self.view.outputs,
+            *after_view,
+            self.state,
+        ]
+        self.button.click(
+            user_errors(run),
+            [self.photo, *options, *filters, self.picked, alpha],
+            outputs,
+            api_name=api_name,
+            concurrency_id=MODEL_CONCURRENCY_ID,
+            show_progress_on=[self.status],
+        )
+        changes = [*filters, self.picked, alpha]
+        gr.on(
+            [c.release if isinstance(c, gr.Slider) else c.input for c in changes],
+            user_errors(rerender),
+            [self.state, *changes],
+            outputs if filters else self.view.outputs,
+            api_name=f"{api_name}_render",
+            api_visibility="undocumented",
+            show_progress="hidden",
+            trigger_mode="always_last",
+        )
+        self.view.overlay.select(
+            user_errors(click),
+            [self.state, *changes],
+            outputs if filters else [self.picked, *self.view.outputs],
+            api_visibility="private",
+            show_progress="hidden",
+        )
