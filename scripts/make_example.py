@@ -25,8 +25,18 @@ from skimage import data
 
 OUT = Path(__file__).resolve().parent.parent / "assets" / "examples"
 # Rough hand-drawn hints in chelsea.png's pixel coordinates (x, y).
-CAT_OUTLINE = [(0, 0), (90, 0), (130, 40), (270, 40), (320, 10), (395, 0), (400, 120), (370, 200),
-               (340, 300), (0, 300)]
+CAT_OUTLINE = [
+    (0, 0),
+    (90, 0),
+    (130, 40),
+    (270, 40),
+    (320, 10),
+    (395, 0),
+    (400, 120),
+    (370, 200),
+    (340, 300),
+    (0, 300),
+]
 FACE = (60, 80, 330, 280)  # x0, y0, x1, y1
 BACKGROUND = [(430, 0, 451, 300), (140, 0, 290, 15)]
 

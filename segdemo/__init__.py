@@ -25,8 +25,12 @@ __all__ = ["exports", "segment"]
 
 
 def segment(
-    photo: str | os.PathLike[str] | torch.Tensor, task: str = "semantic", model: str | None = None,
-    *, device: torch.device | str | None = None, progress: Progress | None = None,
+    photo: str | os.PathLike[str] | torch.Tensor,
+    task: str = "semantic",
+    model: str | None = None,
+    *,
+    device: torch.device | str | None = None,
+    progress: Progress | None = None,
     **options: Any,
 ) -> Segmentation:
     """Segment one photo with a task's model: the Python API of the demo.

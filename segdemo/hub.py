@@ -63,7 +63,9 @@ def fetch_pretrained(repo_id: str, title: str) -> Path:
     try:
         return Path(
             snapshot_download(
-                repo_id, allow_patterns=["*.safetensors", "*.json"], cache_dir=str(hub_cache()),
+                repo_id,
+                allow_patterns=["*.safetensors", "*.json"],
+                cache_dir=str(hub_cache()),
                 local_files_only=local_only,
             )
         )

@@ -134,7 +134,10 @@ class ModelFamily(Generic[S, M]):
     """
 
     def __init__(
-        self, name: str, variants: Mapping[str, S], default: str,
+        self,
+        name: str,
+        variants: Mapping[str, S],
+        default: str,
         build: Callable[[S, torch.device], M],
         context: Callable[[], tuple[str, ...]] = lambda: (weights_mode(),),
     ) -> None:
@@ -156,8 +159,12 @@ class ModelFamily(Generic[S, M]):
         return (key, str(device), *self._context())
 
     def load(
-        self, key: str | None = None, device: torch.device | str | None = None,
-        progress: Progress | None = None, *, title: str | None = None,
+        self,
+        key: str | None = None,
+        device: torch.device | str | None = None,
+        progress: Progress | None = None,
+        *,
+        title: str | None = None,
     ) -> M:
         """The model ``key`` (default: the family's default) on ``device``, built once.
 

@@ -98,8 +98,12 @@ def legend(seg: Segmentation, palette: torch.Tensor) -> list[LegendEntry]:
 
 
 def render(
-    image: torch.Tensor, seg: Segmentation, selected: Sequence[int], alpha: float,
-    *, boxes: bool = False,
+    image: torch.Tensor,
+    seg: Segmentation,
+    selected: Sequence[int],
+    alpha: float,
+    *,
+    boxes: bool = False,
 ) -> Rendering:
     """Render ``seg`` over ``image`` (uint8 [3,H,W]); ``selected`` segment ids make the mask.
 
@@ -130,6 +134,9 @@ def with_boxes(image: torch.Tensor, seg: Segmentation, palette: torch.Tensor) ->
     colors = [tuple(int(c) for c in palette[s.id].tolist()) for s in boxed]
     width = max(1, round(max(seg.size) / 400))
     return draw_bounding_boxes(
-        image.cpu(), torch.tensor([s.box for s in boxed]), labels=[s.label for s in boxed],
-        colors=colors, width=width,
+        image.cpu(),
+        torch.tensor([s.box for s in boxed]),
+        labels=[s.label for s in boxed],
+        colors=colors,
+        width=width,
     ).to(image.device)

@@ -83,7 +83,11 @@ class Segmentation:
 
     @classmethod
     def empty(
-        cls, height: int, width: int, categories: Sequence[str], task: Task,
+        cls,
+        height: int,
+        width: int,
+        categories: Sequence[str],
+        task: Task,
         device: torch.device | str = "cpu",
     ) -> Segmentation:
         """No segment at all: an all-zero id map of the given size."""

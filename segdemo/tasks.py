@@ -28,8 +28,14 @@ class Segmenter(Protocol):
     """
 
     def __call__(
-        self, image: torch.Tensor, model: str, /, *, device: torch.device | str | None = None,
-        progress: Progress | None = None, **options: object,
+        self,
+        image: torch.Tensor,
+        model: str,
+        /,
+        *,
+        device: torch.device | str | None = None,
+        progress: Progress | None = None,
+        **options: object,
     ) -> Segmentation: ...
 
 
@@ -57,18 +63,24 @@ def _fetch_torchvision(variants: Mapping[str, TorchvisionVariant]) -> Callable[[
 TASKS: dict[str, TaskModels] = {
     "semantic": TaskModels(
         semantic.segment,  # type: ignore[arg-type]
-        {k: v.description for k, v in semantic.VARIANTS.items()}, semantic.DEFAULT_VARIANT,
-        frozenset(), _fetch_torchvision(semantic.VARIANTS),
+        {k: v.description for k, v in semantic.VARIANTS.items()},
+        semantic.DEFAULT_VARIANT,
+        frozenset(),
+        _fetch_torchvision(semantic.VARIANTS),
     ),
     "instance": TaskModels(
         instance.segment,  # type: ignore[arg-type]
-        {k: v.description for k, v in instance.VARIANTS.items()}, instance.DEFAULT_VARIANT,
-        frozenset({"threshold", "classes", "working_size"}), _fetch_torchvision(instance.VARIANTS),
+        {k: v.description for k, v in instance.VARIANTS.items()},
+        instance.DEFAULT_VARIANT,
+        frozenset({"threshold", "classes", "working_size"}),
+        _fetch_torchvision(instance.VARIANTS),
     ),
     "panoptic": TaskModels(
         panoptic.segment,  # type: ignore[arg-type]
-        {k: v.description for k, v in panoptic.CHECKPOINTS.items()}, panoptic.DEFAULT_CHECKPOINT,
-        frozenset({"threshold", "working_size"}), lambda model: panoptic.fetch([model])[0],
+        {k: v.description for k, v in panoptic.CHECKPOINTS.items()},
+        panoptic.DEFAULT_CHECKPOINT,
+        frozenset({"threshold", "working_size"}),
+        lambda model: panoptic.fetch([model])[0],
     ),
 }
 

@@ -8,7 +8,8 @@ import torch
 DEVICES = [
     pytest.param("cpu", id="cpu"),
     pytest.param(
-        "cuda", id="cuda",
+        "cuda",
+        id="cuda",
         marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
     ),
 ]

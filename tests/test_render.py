@@ -51,9 +51,7 @@ def test_legend_matches_numpy(device: torch.device, scene: tuple[np.ndarray, ...
     # the table holds every id up to the palette's last row, in a shuffled order, so some
     # segments won no pixel and the order is not sorted
     order = list(np.random.default_rng(top).permutation(np.arange(1, top + 1)))
-    table = tuple(
-        Segment(int(k), 0, f"<seg {k}>", score=0.5) for k in order
-    )
+    table = tuple(Segment(int(k), 0, f"<seg {k}>", score=0.5) for k in order)
     seg = Segmentation(as_tensor(ids, device), table, ("thing",), "instance")
     entries = legend(seg, as_tensor(pal, device))
     assert [e.id for e in entries] == [s.id for s in table]

@@ -35,24 +35,34 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
     parser = argparse.ArgumentParser(prog="python -m segdemo.bench", description=__doc__)
     parser.add_argument(
-        "--only", action="append", default=[], metavar="SUBSTRING",
+        "--only",
+        action="append",
+        default=[],
+        metavar="SUBSTRING",
         help="run only benchmarks whose name contains SUBSTRING (repeatable: any of them)",
     )
     parser.add_argument("--quick", action="store_true", help="few repeats: a smoke test")
     parser.add_argument("--repeat", type=int, default=0, help="timed calls per benchmark")
     parser.add_argument(
-        "--device", default="cuda" if torch.cuda.is_available() else "cpu",
+        "--device",
+        default="cuda" if torch.cuda.is_available() else "cpu",
         help="torch device to run on (default: cuda if available, else cpu)",
     )
     parser.add_argument(
         "--threads", type=int, default=0, help="torch CPU threads (default: torch's own)"
     )
     parser.add_argument(
-        "--size", type=_size, default=None, metavar="HxW",
+        "--size",
+        type=_size,
+        default=None,
+        metavar="HxW",
         help="one frame size instead of the standard ones (for tests)",
     )
     parser.add_argument(
-        "--suite", action="append", default=[], choices=SUITES,
+        "--suite",
+        action="append",
+        default=[],
+        choices=SUITES,
         help="run only this suite (repeatable; default: all)",
     )
     args = parser.parse_args(argv)

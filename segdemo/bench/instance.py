@@ -46,7 +46,11 @@ MODEL_SIZES = ("1080p",)
 
 
 def make_detections(
-    height: int, width: int, n: int = DETECTIONS, *, seed: int = 0,
+    height: int,
+    width: int,
+    n: int = DETECTIONS,
+    *,
+    seed: int = 0,
     device: torch.device | str = "cpu",
 ) -> Detections:
     """``n`` model-like detections on an H×W frame, scores descending (as the model returns)."""
@@ -64,8 +68,12 @@ def make_detections(
     labels = torch.randint(1, 91, (n,), generator=g)
     categories = instance.VARIANTS[instance.DEFAULT_VARIANT].categories
     return Detections(
-        boxes=boxes, scores=scores, labels=labels, mask_probs=probs,
-        image_size=(height, width), categories=categories,
+        boxes=boxes,
+        scores=scores,
+        labels=labels,
+        mask_probs=probs,
+        image_size=(height, width),
+        categories=categories,
     ).to(device)
 
 
@@ -78,8 +86,6 @@ def torchvision_ids(dets: Detections) -> torch.Tensor:
     hit = masks.any(dim=0)
     first = masks.to(torch.uint8).argmax(dim=0)  # the first (highest-score) True along N
     return torch.where(hit, first.to(torch.int32) + 1, 0).to(torch.int32)
-
-
 
 
 def run(args: argparse.Namespace) -> None:
@@ -110,17 +116,21 @@ def _paste(args: argparse.Namespace, label: str, height: int, width: int) -> Non
     boxes = dets.boxes
     box_mpx = float(((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])).sum()) / 1e6
     settings = repeats(args)
-    ms = median_ms(
-        lambda: instance.to_segmentation(dets, threshold=0.0), device=device, **settings
-    )
+    ms = median_ms(lambda: instance.to_segmentation(dets, threshold=0.0), device=device, **settings)
     paste_ms = median_ms(
         lambda: instance.paste_ids(dets.mask_probs, dets.boxes, dets.image_size),
-        device=device, **settings,
+        device=device,
+        **settings,
     )
     extra: dict[str, Any] = {
-        "paste_ms": round(paste_ms, 3), "detections": len(dets), "segments": len(ours),
-        "box_mpx": round(box_mpx, 2), "frame_mpx": round(height * width / 1e6, 2),
-        "device": str(device), "threads": torch.get_num_threads(), "size": [height, width],
+        "paste_ms": round(paste_ms, 3),
+        "detections": len(dets),
+        "segments": len(ours),
+        "box_mpx": round(box_mpx, 2),
+        "frame_mpx": round(height * width / 1e6, 2),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "size": [height, width],
     }
     if label in TARGET_MS:
         extra["target_ms"] = TARGET_MS[label]
@@ -157,7 +167,9 @@ def _model(args: argparse.Namespace, key: str, label: str, height: int, width: i
     spec = instance.get_variant(key)
     model = instance.load_model(key, device)
     common = {
-        "device": str(device), "threads": torch.get_num_threads(), "size": [height, width],
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "size": [height, width],
         "weights": weights.weights_mode(),
     }
 
@@ -180,13 +192,19 @@ def _model(args: argparse.Namespace, key: str, label: str, height: int, width: i
         # median_ms also calls the function for its warm-up runs: keep the measured ones only.
         model_ms = statistics.median(model_times[-repeat:])
         render_ms = median_ms(
-            lambda dets=dets: instance.to_segmentation(dets), repeat=max(repeat, 5), warmup=1,
+            lambda dets=dets: instance.to_segmentation(dets),
+            repeat=max(repeat, 5),
+            warmup=1,
             device=device,
         )
         extra = {
-            **common, "model_ms": round(model_ms, 1), "render_ms": round(render_ms, 2),
-            "rerender_ratio": round(render_ms / total, 4), "detections": len(dets),
-            "working_size": dets.extras["working_size"], "model": spec.title,
+            **common,
+            "model_ms": round(model_ms, 1),
+            "render_ms": round(render_ms, 2),
+            "rerender_ratio": round(render_ms / total, 4),
+            "detections": len(dets),
+            "working_size": dets.extras["working_size"],
+            "model": spec.title,
         }
         if working_size is not None:
             report(name, total, **extra)
@@ -207,7 +225,9 @@ def _model(args: argparse.Namespace, key: str, label: str, height: int, width: i
         baseline_ms = median_ms(baseline, repeat=repeat, warmup=warmup, device=device)
         del reference
         report(
-            name, total,
+            name,
+            total,
             baseline="torchvision model([image]) (NCHW, paste_masks_in_image) > 0.5 + argmax",
-            baseline_ms=baseline_ms, **extra,
+            baseline_ms=baseline_ms,
+            **extra,
         )

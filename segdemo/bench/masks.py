@@ -41,7 +41,11 @@ ALPHA = 0.6
 
 
 def make_scene(
-    height: int, width: int, segments: int = SEGMENTS, *, seed: int = 0,
+    height: int,
+    width: int,
+    segments: int = SEGMENTS,
+    *,
+    seed: int = 0,
     device: torch.device | str = "cpu",
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(image uint8 [3,H,W], ids int32 [H,W], palette uint8 [segments+1, 3]) on ``device``.
@@ -108,8 +112,13 @@ def _compare(
     base_ms = median_ms(theirs, device=device, **repeats(args, slow=True))
     np_ms = median_ms(numpy_version, **repeats(args, slow=True))
     report(
-        name, ms, baseline=baseline, baseline_ms=base_ms, min_ms=round(min(times), 3),
-        numpy_median_ms=round(np_ms, 3), numpy_speedup=round(np_ms / ms, 2) if ms else None,
+        name,
+        ms,
+        baseline=baseline,
+        baseline_ms=base_ms,
+        min_ms=round(min(times), 3),
+        numpy_median_ms=round(np_ms, 3),
+        numpy_speedup=round(np_ms / ms, 2) if ms else None,
         **extra,
     )
 
@@ -118,9 +127,9 @@ def run(args: argparse.Namespace) -> None:
     """Run every mask benchmark that ``--only`` lets through, at each size."""
     sizes = frame_sizes(args)
     for label, (height, width) in sizes.items():
-        names = [
-            f"{op}_{label}" for op in ("overlay", "colorize", "cutout", "binarize")
-        ] + [f"overlay_{label}_channels_last"]
+        names = [f"{op}_{label}" for op in ("overlay", "colorize", "cutout", "binarize")] + [
+            f"overlay_{label}_channels_last"
+        ]
         if not any(wants(args, n) for n in names):
             continue
         _run_size(args, label, height, width)
@@ -131,8 +140,10 @@ def _run_size(args: argparse.Namespace, label: str, height: int, width: int) -> 
     image, ids, pal = make_scene(height, width, device=device)
     img_np, ids_np, pal_np = image.cpu().numpy(), ids.cpu().numpy(), pal.cpu().numpy()
     extra = {
-        "device": str(device), "threads": torch.get_num_threads(),
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""), "size": [height, width],
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+        "size": [height, width],
         "segments": SEGMENTS,
     }
 
@@ -140,12 +151,14 @@ def _run_size(args: argparse.Namespace, label: str, height: int, width: int) -> 
     if wants(args, name):
         from torchvision.utils import draw_segmentation_masks
 
-        stack = ids[None] == torch.arange(1, SEGMENTS + 1, device=device, dtype=ids.dtype)[
-            :, None, None
-        ]
+        stack = (
+            ids[None]
+            == torch.arange(1, SEGMENTS + 1, device=device, dtype=ids.dtype)[:, None, None]
+        )
         colors = [tuple(int(v) for v in row) for row in pal[1:].tolist()]
         _compare(
-            args, name,
+            args,
+            name,
             lambda: masks.overlay(image, ids, pal, ALPHA),
             "torchvision.draw_segmentation_masks",
             lambda: draw_segmentation_masks(image, stack, alpha=ALPHA, colors=colors),
@@ -165,7 +178,8 @@ def _run_size(args: argparse.Namespace, label: str, height: int, width: int) -> 
     name = f"colorize_{label}"
     if wants(args, name):
         _compare(
-            args, name,
+            args,
+            name,
             lambda: masks.colorize(ids, pal),
             "torch palette[ids.long()]",
             lambda: pal[ids.long()].permute(2, 0, 1).contiguous(),
@@ -178,7 +192,8 @@ def _run_size(args: argparse.Namespace, label: str, height: int, width: int) -> 
     name = f"cutout_{label}"
     if wants(args, name):
         _compare(
-            args, name,
+            args,
+            name,
             lambda: masks.cutout(image, mask),
             "torch cat([image * mask, 255 * mask])",
             lambda: torch.cat([image * mask, (mask * 255).to(torch.uint8)[None]]),
@@ -190,7 +205,8 @@ def _run_size(args: argparse.Namespace, label: str, height: int, width: int) -> 
     if wants(args, name):
         chosen = torch.tensor([1, 5, 9], dtype=ids.dtype, device=device)
         _compare(
-            args, name,
+            args,
+            name,
             lambda: masks.binarize(ids, [1, 5, 9]),
             "torch.isin",
             lambda: torch.isin(ids, chosen),

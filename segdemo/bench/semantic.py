@@ -71,8 +71,9 @@ def _variant(args: argparse.Namespace, key: str, label: str, height: int, width:
         with torch.inference_mode():
             batch = spec.weights.transforms()(image).unsqueeze(0)
             logits = reference(batch)["out"]
-            logits = F.interpolate(logits, size=(height, width), mode="bilinear",
-                                   align_corners=False)
+            logits = F.interpolate(
+                logits, size=(height, width), mode="bilinear", align_corners=False
+            )
             logits.argmax(dim=1)
 
     for _ in range(warmup):
@@ -88,8 +89,12 @@ def _variant(args: argparse.Namespace, key: str, label: str, height: int, width:
     seg = last[0]
     extra: dict[str, Any] = {
         **{f"{stage}_ms": round(statistics.median(v), 2) for stage, v in stages.items()},
-        "device": str(device), "threads": torch.get_num_threads(), "size": [height, width],
-        "weights": weights.weights_mode(), "model": spec.title, "segments": len(seg),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "size": [height, width],
+        "weights": weights.weights_mode(),
+        "model": spec.title,
+        "segments": len(seg),
     }
     try:
         from segdemo.render import render
@@ -98,12 +103,17 @@ def _variant(args: argparse.Namespace, key: str, label: str, height: int, width:
     else:
         selected = [s.id for s in seg.segments[:2]]
         render_ms = median_ms(
-            lambda: render(image, seg, selected, 0.5), repeat=max(repeat, 5), warmup=1,
+            lambda: render(image, seg, selected, 0.5),
+            repeat=max(repeat, 5),
+            warmup=1,
             device=device,
         )
         extra["render_ms"] = round(render_ms, 2)
         extra["rerender_ratio"] = round(render_ms / total, 4)
     report(
-        f"semantic_{key}_{label}", total,
-        baseline=BASELINE, baseline_ms=statistics.median(baselines), **extra,
+        f"semantic_{key}_{label}",
+        total,
+        baseline=BASELINE,
+        baseline_ms=statistics.median(baselines),
+        **extra,
     )
