@@ -37,6 +37,7 @@ from segdemo.images.encode import (
     to_numpy_hwc,
     write_atomically,
 )
+from segdemo.images.panoptic_annotations import read_panoptic_annotation
 
 __all__ = [
     "ALLOWED_FORMATS",
@@ -54,6 +55,7 @@ __all__ = [
     "load_image",
     "png_bytes",
     "read_annotation",
+    "read_panoptic_annotation",
     "rgb_image",
     "save_label_png",
     "save_png",
