@@ -282,7 +282,7 @@ def test_threshold_re_renders_from_the_same_detections(device, monkeypatch):
     def no_model(*args, **kwargs):
         raise AssertionError("rendering must not run the model")
 
-    monkeypatch.setattr(instance, "load_model", no_model)
+    monkeypatch.setattr("segdemo.instance.model.load_model", no_model)  # what detect calls
     dets = known(device)
     low = to_segmentation(dets, threshold=0.3)
     assert [s.label for s in low.segments][-1] == "person 1 · 0.30"
@@ -448,7 +448,7 @@ def test_bad_arguments_fail_before_the_model_runs(kwargs, error, match, monkeypa
     def no_model(*args, **kw):
         raise AssertionError("bad arguments must be refused before the model is loaded")
 
-    monkeypatch.setattr(instance, "load_model", no_model)
+    monkeypatch.setattr("segdemo.instance.model.load_model", no_model)  # what detect calls
     call = {"image": torch.zeros(3, 8, 8, dtype=torch.uint8), **kwargs}
     with pytest.raises(error, match=match):
         instance.segment(**call)
