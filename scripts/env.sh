@@ -3,7 +3,8 @@
 # The environment lives in a cache keyed by a hash of those files (and the Python version),
 # so an unchanged set of requirements reuses it — a fresh clone on the same machine included —
 # while a new machine, or a changed file, builds it from nothing.
-#   usage: scripts/env.sh [--test]    (--test adds requirements-test.txt)
+#   usage: scripts/env.sh [--test]    (--test adds requirements-test.txt and requirements-scale.txt:
+#   the suite also runs the optional Ray engine)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -23,9 +24,10 @@ if [ ! -f "$venv/.complete" ]; then
   touch "$venv/.complete"
 fi
 if [ "${1:-}" = "--test" ]; then
-  test_key=$(sha256sum requirements-test.txt | cut -c1-16)
+  test_key=$(cat requirements-test.txt requirements-scale.txt | sha256sum | cut -c1-16)
   if [ ! -f "$venv/.test-$test_key" ]; then
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-test.txt
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt \
+      -r requirements-test.txt -r requirements-scale.txt
     touch "$venv/.test-$test_key"
   fi
 fi

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from PIL import Image
 from pycocotools.coco import COCO
 
 from segdemo import cli, semantic, tasks
+from segdemo.batch import photos as batch_photos
 from segdemo.result import Segment, Segmentation
 
 HEIGHT, WIDTH = 41, 57
@@ -227,6 +229,12 @@ def test_options_given_reach_the_adapter(
          ["--format", "'coco-panoptic'", "--task semantic", "panoptic results"]),
         (["--task", "instance", "--format", "coco-panoptic"],
          ["--format", "'coco-panoptic'", "--task instance", "coco, all"]),
+        (["--engine", "spark"], ["--engine", "'spark'", "local", "ray"]),
+        (["--address", "auto"], ["--address", "only --engine ray"]),
+        (["--engine", "local", "--concurrency", "2"], ["--concurrency", "only --engine ray"]),
+        (["--batch-size", "8"], ["--batch-size", "only --engine ray"]),
+        (["--engine", "ray", "--concurrency", "0"], ["--concurrency", ">= 1", "'0'"]),
+        (["--engine", "ray", "--batch-size", "two"], ["--batch-size", "'two'"]),
     ],
 )  # fmt: skip
 def test_bad_options_are_usage_errors_before_any_model_runs(
@@ -257,8 +265,23 @@ def test_segment_skips_unreadable_files_and_fails_when_nothing_worked(
 ) -> None:
     bad = tmp_path / "bad.png"
     bad.write_text("text")
-    assert cli.main(["segment", str(bad), "--out", str(tmp_path / "o")]) == 1
-    assert "bad.png is not an image" in capsys.readouterr().err
+    assert cli.main(["segment", str(bad), "--out", str(tmp_path / "o")]) == 2  # nothing done
+    err = capsys.readouterr().err
+    assert "bad.png is not an image" in err and "no photo could be segmented" in err
+
+
+def test_the_ray_engine_without_ray_says_how_to_install_it(
+    photo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    out = tmp_path / "out"
+    assert cli.main(["segment", str(photo), "--engine", "ray", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "pip install -r requirements-scale.txt" in err and "ray[data]" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
 
 
 def test_fetch_offline_says_what_to_do(
@@ -278,7 +301,7 @@ def test_unknown_fetch_names_are_refused(capsys: pytest.CaptureFixture[str]) -> 
 def test_iter_photos_walks_folders_in_order(tmp_path: Path) -> None:
     for name in ("b.jpg", "a.PNG", "c.txt"):
         (tmp_path / name).write_bytes(b"")
-    assert [p.name for p in cli.iter_photos([tmp_path])] == ["a.PNG", "b.jpg"]
+    assert [p.name for p in batch_photos.iter_photos([tmp_path])] == ["a.PNG", "b.jpg"]
 
 
 # --------------------------------------------------------------------------- dataset-level formats
@@ -293,7 +316,7 @@ def test_plan_photos_names_each_photo_once(tmp_path: Path) -> None:
         (folder / name).write_bytes(b"")
     single = tmp_path / "x.gif"
     single.write_bytes(b"")
-    plan = cli.plan_photos([folder, single])
+    plan = batch_photos.plan_photos([folder, single])
     assert [(p.image_id, p.file_name, p.stem) for p in plan] == [
         (1, "a/X.webp", "X"),
         (2, "a/x.png", "x-2"),
@@ -301,8 +324,8 @@ def test_plan_photos_names_each_photo_once(tmp_path: Path) -> None:
         (4, "x-2.png", "x-2-2"),
         (5, "x.gif", "x-4"),
     ]
-    assert [p.path for p in plan] == list(cli.iter_photos([folder, single]))
-    assert cli.plan_photos([folder, single]) == plan  # the same inputs, the same names
+    assert [p.path for p in plan] == list(batch_photos.iter_photos([folder, single]))
+    assert batch_photos.plan_photos([folder, single]) == plan  # the same inputs, the same names
 
 
 def test_voc_png_holds_each_pixels_class(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -465,7 +488,7 @@ def test_failed_photos_are_in_no_dataset_file_and_keep_their_id_unused(
     (tmp_path / "in" / "b.png").write_text("not a png")
     out = tmp_path / "out"
     argv = ["segment", str(tmp_path / "in"), "--task", "instance", "--format", "coco"]
-    assert cli.main([*argv, "--out", str(out)]) == 0
+    assert cli.main([*argv, "--out", str(out)]) == 1  # some failed
     assert "skipped" in capsys.readouterr().err
 
     coco = COCO(str(out / "coco_instances.json"))
@@ -482,8 +505,8 @@ def test_a_run_where_nothing_worked_writes_no_dataset_file(
     bad.write_text("text")
     out = tmp_path / "out"
     argv = ["segment", str(bad), "--task", "instance", "--format", "all", "--out", str(out)]
-    assert cli.main(argv) == 1
-    assert list(out.iterdir()) == []
+    assert cli.main(argv) == 2
+    assert [p.name for p in out.iterdir()] == ["failures.json"]
 
 
 @pytest.mark.parametrize("task", ["semantic", "instance", "panoptic"])
@@ -494,5 +517,6 @@ def test_without_format_no_dataset_file_is_written(
     out = tmp_path / "out"
     assert cli.main(["segment", str(photo), "--task", task, "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "a.cutouts", "a.ids.png", "a.overlay.png", "a.segments.json",
+        "a.cutouts", "a.ids.png", "a.overlay.png", "a.segments.json", "failures.json",
     ]  # fmt: skip
+    assert json.loads((out / "failures.json").read_text()) == []
