@@ -1,4 +1,5 @@
-"""segdemo's web app: `python app.py` serves it (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT apply).
+"""segdemo's web app: `python app.py` serves it (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT apply);
+`SEGDEMO_MCP=1 python app.py` also serves its four tasks as MCP tools at /gradio_api/mcp/.
 
 Hugging Face Spaces and Gradio's reload mode import the module-level ``demo``; to serve it inside
 another FastAPI app, pass the same options: ``gr.mount_gradio_app(app, demo, "/",

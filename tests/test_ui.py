@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import re
 import threading
+import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
+from segdemo import instance, ui
 from segdemo.cache import ResultCache
 from segdemo.images import InputError
 from segdemo.result import Segment, Segmentation
@@ -23,6 +27,7 @@ from segdemo.ui import (
     CSS,
     LAUNCH_OPTIONS,
     build_demo,
+    downloads,
     errors,
     groundtruth_tab,
     inputs,
@@ -69,9 +74,12 @@ def offline_pretrained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("call", "fix"),
     [
-        (lambda: semantic_tab.run(PHOTO, "mobilenet_v3_large", [], 0.5), "python -m segdemo fetch"),
         (
-            lambda: instance_tab.run(PHOTO, "v1", 512, 0.5, [], True, [], 0.5),
+            lambda: semantic_tab.segment_semantic(PHOTO, "mobilenet_v3_large", [], 0.5),
+            "python -m segdemo fetch",
+        ),
+        (
+            lambda: instance_tab.segment_instance(PHOTO, "v1", 512, 0.5, [], True, [], 0.5),
             "python -m segdemo fetch",
         ),
     ],
@@ -86,7 +94,7 @@ def test_missing_weights_are_one_clear_sentence_not_a_traceback(
     assert fix in message and "SEGDEMO_WEIGHTS=random" in message
     assert "Traceback" not in message and "\n" not in message
     # the ground-truth tab needs no weights and keeps working
-    assert groundtruth_tab.run(PHOTO, TRIMAP, 1, 0.5)[1]
+    assert groundtruth_tab.show_ground_truth(PHOTO, TRIMAP, 1, 0.5)[1]
 
 
 @pytest.mark.parametrize(
@@ -99,11 +107,11 @@ def test_missing_weights_are_one_clear_sentence_not_a_traceback(
 )
 def test_groundtruth_bad_inputs_are_messages(args, message) -> None:
     with pytest.raises(gr.Error, match=message):
-        errors.user_errors(groundtruth_tab.run)(*args)
+        errors.user_errors(groundtruth_tab.show_ground_truth)(*args)
 
 
 def test_an_absent_object_value_falls_back_to_the_pet_and_says_so() -> None:
-    status, *_ = groundtruth_tab.run(PHOTO, {"path": TRIMAP}, 9, 0.5)
+    status, *_ = groundtruth_tab.show_ground_truth(PHOTO, {"path": TRIMAP}, 9, 0.5)
     assert status.startswith("Value 9 does not occur in this annotation; showing 1.")
 
 
@@ -254,7 +262,7 @@ def three_regions(height: int, width: int) -> Segmentation:
 
 
 def test_clicking_the_overlay_picks_the_value_or_segment_under_the_cursor() -> None:
-    *_, state = groundtruth_tab.run(PHOTO, TRIMAP, 1, 0.5)
+    *_, state = groundtruth_tab.show_ground_truth(PHOTO, TRIMAP, 1, 0.5)
     trimap = np.array(Image.open(TRIMAP))
     assert_varied(trimap, "the trimap")
     y, x = (int(v[0]) for v in np.nonzero(trimap == 3))
@@ -314,7 +322,7 @@ def test_alpha_picks_and_clicks_re_render_without_running_the_model(monkeypatch)
         return three_regions(int(image.shape[1]), int(image.shape[2]))
 
     monkeypatch.setattr(semantic_tab.semantic, "segment", three_classes)
-    _, _, *shown, state = semantic_tab.run(PHOTO, "mobilenet_v3_large", [], 0.5)
+    _, _, *shown, state = semantic_tab.segment_semantic(PHOTO, "mobilenet_v3_large", [], 0.5)
     assert len(shown) == 5 and calls == ["mobilenet_v3_large"]
 
     def no_model(*_args: object, **_kwargs: object) -> None:
@@ -331,7 +339,7 @@ def test_alpha_picks_and_clicks_re_render_without_running_the_model(monkeypatch)
         others = {s.label for s in state["seg"].segments} - {expected}
         assert names == [expected] and not others & set(names)
     # the same photo and options again come from the result cache, not the model
-    again = semantic_tab.run(PHOTO, "mobilenet_v3_large", [label], 0.3)[-1]["seg"]
+    again = semantic_tab.segment_semantic(PHOTO, "mobilenet_v3_large", [label], 0.3)[-1]["seg"]
     assert_varied(again.ids, "the cached id map")
     assert again.segments == state["seg"].segments and torch.equal(again.ids, state["seg"].ids)
 
@@ -350,7 +358,9 @@ def test_a_click_on_an_instance_toggles_it_and_keeps_the_filters(monkeypatch) ->
 
 def test_every_tab_scales_a_large_photo_and_the_annotation_keeps_its_values(monkeypatch) -> None:
     monkeypatch.setattr(photos, "MAX_SIDE", 64)
-    status, table, _why, _picker, overlay, *_ = groundtruth_tab.run(PHOTO, TRIMAP, 1, 0.5)
+    status, table, _why, _picker, overlay, *_ = groundtruth_tab.show_ground_truth(
+        PHOTO, TRIMAP, 1, 0.5
+    )
     assert "The photo and its annotation (451×300) were scaled to 64×43" in status
     assert "nearest pixel so that its values are kept" in status
     assert pixels(overlay).shape == (43, 64, 3)
@@ -392,7 +402,7 @@ def test_concurrent_groundtruth_calls_each_get_their_own_answer(tmp_path) -> Non
         (PHOTO, TRIMAP, 3, None),
     ]
     start = threading.Barrier(len(calls))
-    run = errors.user_errors(groundtruth_tab.run)
+    run = errors.user_errors(groundtruth_tab.show_ground_truth)
 
     def call(photo: str, annotation: str, value: int) -> Callable[[], Any]:
         start.wait(timeout=30)
@@ -434,9 +444,217 @@ def test_mounting_in_a_fastapi_app_keeps_the_css_and_the_file_size_limit() -> No
 def test_each_answer_gets_files_of_its_own(monkeypatch) -> None:
     """Gradio names its cached outputs by content and rewrites them in place, so two answers
     with the same pixels would share (and truncate) one file: ours never do."""
-    first = groundtruth_tab.run(PHOTO, TRIMAP, 1, 0.5)
-    second = groundtruth_tab.run(PHOTO, TRIMAP, 1, 0.5)
+    first = groundtruth_tab.show_ground_truth(PHOTO, TRIMAP, 1, 0.5)
+    second = groundtruth_tab.show_ground_truth(PHOTO, TRIMAP, 1, 0.5)
     files = [v for v in (*first, *second) if isinstance(v, str) and v.endswith(".png")]
     assert len(files) == 8 and len(set(files)) == 8
     assert np.array_equal(pixels(first[-2]), pixels(second[-2]))
     assert all(Path(f).is_relative_to(view.OUTPUT_DIR) for f in files)
+
+
+# --- Downloads ------------------------------------------------------------------------------------
+
+
+def read_zip(path: str) -> dict[str, bytes]:
+    """The files of a ZIP a tab wrote, after checking where and how it was written."""
+    assert path.endswith(".zip") and Path(path).is_relative_to(view.OUTPUT_DIR)
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def image_of(data: bytes) -> np.ndarray:
+    return np.array(Image.open(io.BytesIO(data)))
+
+
+def assert_readme_names_every_file(files: dict[str, bytes]) -> list[str]:
+    """Each file README.txt names is in the ZIP (a folder: at least one file in it)."""
+    lines = files["README.txt"].decode().splitlines()[2:]
+    named = [line.split(": ", 1)[0] for line in lines]
+    assert named, "README.txt names no file"
+    for name in named:
+        assert any(f == name or (name.endswith("/") and f.startswith(name)) for f in files), name
+    return named
+
+
+def a_photo(height: int, width: int) -> torch.Tensor:
+    """uint8 [3, H, W] of seeded noise: every cut-out pixel can be told apart."""
+    return torch.randint(0, 256, (3, height, width), generator=torch.Generator().manual_seed(0)).to(
+        torch.uint8
+    )
+
+
+def test_a_download_is_the_states_result_with_the_picked_segments() -> None:
+    seg = three_regions(30, 60)
+    image = a_photo(30, 60)
+    state = {"image": image, "seg": seg, "stem": "my photo"}
+    path = downloads.download_result(state, ["cat", "sky"], 0.5)
+    assert Path(path).name == "my_photo-semantic.zip"
+    files = read_zip(path)
+    named = assert_readme_names_every_file(files)
+    assert {"my_photo.ids.png", "my_photo.cutout.png", "my_photo.voc.png"} <= set(named)
+    assert np.array_equal(image_of(files["my_photo.ids.png"]), seg.ids.numpy())
+    region = torch.isin(seg.ids, torch.tensor([1, 3])).numpy()
+    assert_varied(region, "the picked region")
+    rgba = image_of(files["my_photo.cutout.png"])
+    assert np.array_equal(rgba[..., 3], np.where(region, 255, 0))
+    photo = image.permute(1, 2, 0).numpy()
+    assert np.array_equal(rgba[..., :3][region], photo[region])
+    assert np.array_equal(image_of(files["my_photo.mask.png"]) > 0, region)
+    table = json.loads(files["my_photo.segments.json"])
+    assert [s["label"] for s in table["segments"]] == ["cat", "dog", "sky"]
+    assert len([f for f in files if f.startswith("my_photo.cutouts/")]) == 3
+    # asked for again: a file of its own, never one rewritten in place
+    assert downloads.download_result(state, ["cat"], 0.5) != path
+
+
+def test_the_ground_truth_download_holds_the_chosen_values_mask_and_cut_out() -> None:
+    *_, state = groundtruth_tab.show_ground_truth(PHOTO, TRIMAP, 3, 0.5)
+    path = groundtruth_tab.download_ground_truth(state, 3, 0.5)
+    assert Path(path).name == "chelsea-groundtruth.zip"
+    files = read_zip(path)
+    assert_readme_names_every_file(files)
+    trimap = np.array(Image.open(TRIMAP))
+    region = trimap == 3
+    assert_varied(region, "the trimap's border")
+    assert np.array_equal(image_of(files["chelsea.cutout.png"])[..., 3] > 0, region)
+    assert np.array_equal(image_of(files["chelsea.mask.png"]) > 0, region)
+    # the id map holds the values' segments: 1 pet, 2 background, 3 border in stored order
+    assert np.array_equal(image_of(files["chelsea.ids.png"]), trimap)
+    assert not [f for f in files if ".voc." in f or ".coco_" in f]  # no standard format
+
+
+def coco_detections(height: int, width: int) -> instance.Detections:
+    """Three full-box detections: dog 0.9 (left), cat 0.8 (middle), dog 0.55 (right)."""
+    third = width / 3
+    boxes = torch.tensor(
+        [[0, 0, third, height], [third, 0, 2 * third, height], [2 * third, 0, width, height]],
+        dtype=torch.float32,
+    )
+    categories = instance.VARIANTS["v2"].categories
+    labels = torch.tensor([categories.index(n) for n in ("dog", "cat", "dog")])
+    return instance.Detections(
+        boxes=boxes,
+        scores=torch.tensor([0.9, 0.8, 0.55]),
+        labels=labels,
+        mask_probs=torch.ones(3, 28, 28),
+        image_size=(height, width),
+        categories=categories,
+    )
+
+
+def test_the_instance_download_applies_the_filters_and_the_picks() -> None:
+    dets = coco_detections(30, 60)
+    state = {"image": a_photo(30, 60), "dets": dets, "note": "", "stem": "street"}
+    expected = instance.to_segmentation(dets, threshold=0.6, classes=["dog"])
+    assert_varied(expected.ids, "the filtered id map")
+    path = instance_tab.download_instances(state, 0.6, ["dog"], True, ["dog 1 · 0.90"], 0.5)
+    files = read_zip(path)
+    assert Path(path).name == "street-instance.zip"
+    assert "street.coco_instances.json" in assert_readme_names_every_file(files)
+    assert np.array_equal(image_of(files["street.ids.png"]), expected.ids.numpy())
+    coco = json.loads(files["street.coco_instances.json"])
+    assert [a["score"] for a in coco["annotations"]] == [pytest.approx(0.9)]
+    picked = (expected.ids == 1).numpy()
+    assert np.array_equal(image_of(files["street.cutout.png"])[..., 3] > 0, picked)
+
+
+@pytest.mark.parametrize(
+    ("download", "args", "message"),
+    [
+        (downloads.download_result, (None, [], 0.5), "Run the model first: there is no result"),
+        (instance_tab.download_instances, (None, 0.5, [], True, [], 0.5), "Run the model first"),
+        (groundtruth_tab.download_ground_truth, (None, 1, 0.5), "Press Show first"),
+    ],
+)
+def test_a_download_before_a_run_says_what_to_do(download, args, message) -> None:
+    with pytest.raises(gr.Error, match=message) as caught:
+        errors.user_errors(download)(*args)
+    assert "\n" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("upload", "stem"),
+    [
+        (PHOTO, "chelsea"),
+        ({"path": "/tmp/x/upload.png", "orig_name": "My Cat (1).JPG"}, "My_Cat_1"),
+        ("/tmp/x/<script>.png", "script"),
+        ("/tmp/x/..png", "photo"),
+    ],
+)
+def test_downloads_are_named_after_the_photos_own_name(upload, stem) -> None:
+    assert photos.photo_stem(upload) == stem
+
+
+def test_every_tab_has_a_download_endpoint_that_is_no_public_api(demo) -> None:
+    fns = {fn.api_name: fn for fn in demo.fns.values()}
+    for task in ("groundtruth", "semantic", "instance", "panoptic"):
+        download = fns[f"{task}_download"]
+        assert download.api_visibility == "undocumented"
+        assert isinstance(download.inputs[0], gr.State) and download.concurrency_id != "models"
+        assert [type(c) for c in download.outputs] == [gr.File]
+
+
+# --- MCP ------------------------------------------------------------------------------------------
+
+TOOLS = {
+    "show_ground_truth": "/groundtruth",
+    "segment_semantic": "/semantic",
+    "segment_instance": "/instance",
+    "segment_panoptic": "/panoptic",
+}
+
+
+def test_the_four_tasks_and_nothing_else_are_mcp_tools_with_typed_described_inputs(demo) -> None:
+    from gradio.mcp import GradioMCPServer
+
+    server = GradioMCPServer(demo)
+    assert server.tool_to_endpoint == TOOLS
+    for tool in TOOLS:
+        fn = server.get_block_fn_from_endpoint_name(TOOLS[tool])
+        description, parameters = server.get_fn_description(fn, tool)
+        schema, _ = server.get_input_schema(tool, parameters)
+        assert description and "Returns:" in description
+        assert schema["properties"] and all(p["description"] for p in schema["properties"].values())
+        assert "data: URL" in schema["properties"]["photo"]["description"]
+    schema, _ = server.get_input_schema("segment_instance")
+    assert schema["properties"]["working_size"]["type"] == "integer"
+    assert schema["properties"]["picked"] == {"type": "array", "items": {"type": "string"}}
+    assert schema["properties"]["threshold"]["minimum"] == instance.SCORE_FLOOR
+
+
+@pytest.mark.parametrize(
+    ("value", "wanted"), [("1", True), ("true", True), ("0", False), ("", False)]
+)
+def test_segdemo_mcp_asks_for_the_mcp_server(monkeypatch, value, wanted) -> None:
+    monkeypatch.setenv("SEGDEMO_MCP", value)
+    assert ui.mcp_wanted() is wanted
+
+
+class FinishedJob:
+    """A gradio_client job that is done, with ``value`` as its result."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def result(self) -> Any:
+        return self.value
+
+
+@pytest.mark.parametrize(
+    ("result", "outputs"),
+    [(("status", [[1, "pet"]], None), ["status", [[1, "pet"]], None]), ("one", ["one"])],
+)
+def test_an_mcp_call_without_progress_answers_every_output(demo, result, outputs) -> None:
+    """gradio_client gives several outputs as one tuple; the MCP answer lists them."""
+    from gradio.mcp import GradioMCPServer
+
+    answer = GradioMCPServer._execute_tool_without_progress(None, FinishedJob(result))
+    assert asyncio.run(answer) == outputs
+
+
+def test_outputs_are_written_where_gradio_serves_and_deletes_its_own_files() -> None:
+    """Inside Blocks.GRADIO_CACHE: served as they are, no copy, and cleaned by delete_cache."""
+    demo = build_demo()
+    assert view.OUTPUT_DIR.is_relative_to(Path(demo.GRADIO_CACHE).resolve())
+    path = view.png_file(torch.zeros(3, 2, 2, dtype=torch.uint8), "x")
+    assert demo.move_resource_to_block_cache(path) == str(Path(path).resolve())

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import gradio as gr
 
 from segdemo.ui import groundtruth_tab, instance_tab, panoptic_tab, semantic_tab
 from segdemo.ui.errors import Blocks
+from segdemo.ui.mcp_tools import answer_every_output
 from segdemo.weights import weights_mode
 
 TITLE = "segdemo — semantic, instance and panoptic segmentation"
@@ -26,14 +29,22 @@ UNTRAINED_BANNER = (
 )
 
 
+def mcp_wanted() -> bool:
+    """Whether ``SEGDEMO_MCP`` (1, true or yes) asks to serve the four tasks as MCP tools."""
+    return os.environ.get("SEGDEMO_MCP", "").strip().lower() in {"1", "true", "yes"}
+
+
 #: Options of the served app, for ``demo.launch(**LAUNCH_OPTIONS)`` and equally for
 #: ``gr.mount_gradio_app(app, demo, path, **LAUNCH_OPTIONS)`` (Gradio 6 takes them there, not in
-#: Blocks). max_file_size: uploads past it are refused before any of our code runs.
+#: Blocks). max_file_size: uploads past it are refused before any of our code runs. With
+#: ``SEGDEMO_MCP=1``, ``mcp_server``: the four tasks' endpoints become MCP tools at
+#: ``/gradio_api/mcp/`` (see :mod:`segdemo.ui.mcp_tools`).
 LAUNCH_OPTIONS: dict[str, object] = {
     "css": CSS,
     "max_file_size": "25mb",
     "footer_links": ["api", "gradio"],
     "show_error": False,
+    **({"mcp_server": True} if mcp_wanted() else {}),
 }
 
 
@@ -59,4 +70,5 @@ def build_demo() -> gr.Blocks:
                 panoptic_tab.build()
     # One model job at a time per process (the models share one CPU/GPU); a bounded queue.
     demo.queue(max_size=32, default_concurrency_limit=1)
+    answer_every_output()  # for the MCP server, when it is served
     return demo

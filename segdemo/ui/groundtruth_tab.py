@@ -12,7 +12,8 @@ from typing import Any
 import gradio as gr
 
 from segdemo import groundtruth
-from segdemo.ui.errors import user_errors
+from segdemo.ui.downloads import download_row, zip_file
+from segdemo.ui.errors import refusal, user_errors
 from segdemo.ui.inputs import (
     EXAMPLES_DIR,
     RawImage,
@@ -20,7 +21,7 @@ from segdemo.ui.inputs import (
     WholeNumberDropdown,
     opacity_slider,
 )
-from segdemo.ui.photos import load_photo_and_annotation
+from segdemo.ui.photos import load_photo_and_annotation, photo_stem
 from segdemo.ui.picking import State
 from segdemo.ui.session import session_state
 from segdemo.ui.view import result_view, view_values
@@ -37,10 +38,27 @@ not JPEG, so the values survive), or click the example.
 """
 
 
-def run(
+def show_ground_truth(
     photo: Upload, annotation: Upload, object_value: int | None, alpha: float
 ) -> tuple[Any, ...]:
-    """Decode the pair, tabulate the annotation's values and render the chosen object."""
+    """Ground truth: what a segmentation annotation stores, and the mask and cut-out of one value.
+
+    Decodes a photo and its annotation (an image of the same size whose pixel values are labels),
+    tabulates the values and renders the chosen object value. No model runs.
+
+    Args:
+        photo: The photo: an http(s) URL or a data: URL of a PNG, JPEG, WebP, BMP, GIF or TIFF.
+        annotation: Its label map, same size: trimap, integer label map or VOC palette PNG (URL).
+        object_value: The value that is the object (Pet trimaps: 1 pet, 2 background, 3 border).
+        alpha: Opacity of the value colours over the photo, from 0 (photo only) to 1.
+
+    Returns:
+        status: the sizes, the annotation's mode, its distinct values and the object value shown
+        values: a table of each value as stored, after ToTensor, its label, pixels and share
+        why: why ToTensor's values differ from those stored
+        object value: the value shown (1 when the one asked for does not occur)
+        overlay, legend, mask, cut-out on black, transparent cut-out: PNG images and legend HTML
+    """
     image, labels, scaled = load_photo_and_annotation(photo, annotation)
     seg = groundtruth.annotation_segmentation(labels.values, labels.mode)
     stored: list[int] = seg.extras["values"]  # type: ignore[assignment]
@@ -56,7 +74,7 @@ def run(
         choices=[(f"{v} ({seg.segments[k].label})", v) for k, v in enumerate(stored)],
         value=chosen,
     )
-    state = {"image": image, "seg": seg}
+    state = {"image": image, "seg": seg, "stem": photo_stem(photo)}
     status = (
         f"{absent}{scaled}Photo {image.shape[2]}×{image.shape[1]} · annotation mode "
         f"{labels.mode} · {len(stored)} distinct values · object value {chosen}"
@@ -89,6 +107,21 @@ def pick_by_click(state: State, alpha: float, event: gr.SelectData) -> tuple[Any
     segment_id = int(seg.ids[min(max(y, 0), height - 1), min(max(x, 0), width - 1)])
     value = seg.extras["values"][segment_id - 1]
     return (value, *_view_values(state, value, alpha))
+
+
+def download_ground_truth(state: State, object_value: int | None, alpha: float) -> str:
+    """The decoded pair with the object value's mask and cut-out, as a ZIP."""
+    if not state:
+        raise refusal(NOT_LOADED)
+    seg = state["seg"]
+    value = _chosen_value(object_value, seg.extras["values"])
+    return zip_file(
+        state["image"],
+        seg,
+        stem=state["stem"],
+        selected=[groundtruth.segment_for_value(seg, value)],
+        alpha=alpha,
+    )
 
 
 def _rounded(value: float | None) -> float | str:
@@ -137,17 +170,24 @@ def build() -> None:
     why = gr.Markdown()
     table = gr.Dataframe(headers=TABLE_HEADERS, label="Annotation values", interactive=False)
     view = result_view("Annotation over the photo")
+    downloads = download_row()
     state = session_state()
 
     inputs = [photo, annotation, object_value, alpha]
     outputs = [status, table, why, object_value, *view.outputs, state]
-    show.click(user_errors(run), inputs, outputs, api_name="groundtruth", show_progress_on=[status])
+    show.click(
+        user_errors(show_ground_truth),
+        inputs,
+        outputs,
+        api_name="groundtruth",
+        show_progress_on=[status],
+    )
     with examples:
         gr.Examples(
             EXAMPLES,
             inputs,
             outputs,
-            user_errors(run),
+            user_errors(show_ground_truth),
             run_on_click=True,
             cache_examples=False,
             visible_columns=[0, 1],
@@ -170,3 +210,4 @@ def build() -> None:
         api_visibility="private",
         show_progress="hidden",
     )
+    downloads.wire(download_ground_truth, [state, object_value, alpha], "groundtruth")

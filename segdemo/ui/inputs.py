@@ -14,7 +14,9 @@ component's ``preprocess`` before our function runs. What Gradio 6.31 checks the
 
 The classes below keep Gradio's checks and name the input in their message; a hand check is
 left only where Gradio checks nothing, or where its check would be wrong, each said in place.
-Every class is a Gradio template (``is_template``): the browser shows the parent component.
+Where Gradio's JSON schema of the value (``api_info``, which the API page and the MCP tools show)
+is wrong for what the input takes, the class gives the right one. Every class is a Gradio
+template (``is_template``): the browser shows the parent component.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ Upload = str | dict[str, Any] | None
 
 
 class NoStubFile(ComponentMeta):
-    """The metaclass of components that only override ``preprocess``.
+    """The metaclass of components that only override methods (``preprocess``, ``api_info``).
 
     For a class that defines no ``__init__`` and no ``EVENTS``, ``ComponentMeta.__new__`` does
     what ``ABCMeta.__new__`` does and then writes a ``.pyi`` copy of the class's module next to
@@ -55,7 +57,7 @@ class NoStubFile(ComponentMeta):
 
     def __new__(mcs, name: str, bases: tuple[type, ...], attrs: dict[str, Any]) -> NoStubFile:
         if "__init__" in attrs or "EVENTS" in attrs:
-            raise TypeError(f"{name}: a NoStubFile component may override preprocess only")
+            raise TypeError(f"{name}: a NoStubFile component may override methods only")
         return ABCMeta.__new__(mcs, name, bases, attrs)
 
 
@@ -63,6 +65,19 @@ def name_of(component: Component) -> str:
     """The input's name for messages: its label up to the first parenthesis or colon."""
     label = str(component.label or "This value")
     return re.split(r" \(|:", label, maxsplit=1)[0].strip()
+
+
+def json_type(values: list[Any]) -> str:
+    """The JSON schema type of ``values``: "integer", "number" or else "string"."""
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if values and len(numbers) == len(values):
+        return "integer" if all(isinstance(v, int) for v in numbers) else "number"
+    return "string"
+
+
+def names_schema() -> dict[str, Any]:
+    """The JSON schema of a list of segment or class names (only a result lists them)."""
+    return {"type": "array", "items": {"type": "string"}}
 
 
 def _named(component: Component, check: Callable[[], T]) -> T:
@@ -106,6 +121,10 @@ class NumberSlider(gr.Slider, metaclass=NoStubFile):
             raise refusal(f"{name_of(self)} must be a finite number, got {payload!r}.")
         return _named(self, lambda: super(NumberSlider, self).preprocess(payload))
 
+    def api_info(self) -> dict[str, Any]:
+        """Gradio's schema with the range as ``minimum`` and ``maximum``."""
+        return {**super().api_info(), "minimum": self.minimum, "maximum": self.maximum}
+
 
 class ChoiceRadio(gr.Radio, metaclass=NoStubFile):
     """Radio buttons; Gradio checks that the value is one of the choices."""
@@ -115,6 +134,10 @@ class ChoiceRadio(gr.Radio, metaclass=NoStubFile):
     def preprocess(self, payload: str | int | float | None) -> str | int | float | None:
         """The chosen value."""
         return _named(self, lambda: super(ChoiceRadio, self).preprocess(payload))
+
+    def api_info(self) -> dict[str, Any]:
+        """Gradio's schema typed by the choices (Gradio says "string" for integer choices too)."""
+        return {**super().api_info(), "type": json_type([value for _, value in self.choices])}
 
 
 class ChoiceDropdown(gr.Dropdown, metaclass=NoStubFile):
@@ -163,6 +186,10 @@ class NamePicker(gr.CheckboxGroup, metaclass=NoStubFile):
         """The picked names."""
         return _names(self, payload)
 
+    def api_info(self) -> dict[str, Any]:
+        """A list of names (Gradio's schema would allow only the choices of the page's start)."""
+        return names_schema()
+
 
 class NameDropdown(gr.Dropdown, metaclass=NoStubFile):
     """A multi-select dropdown of class names whose choices come from the last result.
@@ -175,6 +202,10 @@ class NameDropdown(gr.Dropdown, metaclass=NoStubFile):
     def preprocess(self, payload: Any) -> list[str]:
         """The chosen names."""
         return _names(self, payload)
+
+    def api_info(self) -> dict[str, Any]:
+        """A list of names (Gradio's schema would allow only the choices of the page's start)."""
+        return names_schema()
 
 
 class WholeNumberDropdown(gr.Dropdown, metaclass=NoStubFile):
@@ -201,6 +232,10 @@ class WholeNumberDropdown(gr.Dropdown, metaclass=NoStubFile):
                 f"{name_of(self)} must be a whole number from 0 to {2**31 - 1}, got {payload!r}."
             )
         return int(payload)
+
+    def api_info(self) -> dict[str, Any]:
+        """A whole number (Gradio's schema: a string among the choices of the page's start)."""
+        return {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
 
 
 def opacity_slider(**kwargs: Any) -> NumberSlider:

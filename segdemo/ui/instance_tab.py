@@ -7,6 +7,9 @@ from typing import Any
 import gradio as gr
 
 from segdemo import instance
+from segdemo.result import Segmentation
+from segdemo.ui.downloads import NO_RESULT, zip_file
+from segdemo.ui.errors import refusal
 from segdemo.ui.inputs import (
     ChoiceRadio,
     NameDropdown,
@@ -16,7 +19,7 @@ from segdemo.ui.inputs import (
     opacity_slider,
 )
 from segdemo.ui.model_tab import ModelTab, progress_callback
-from segdemo.ui.photos import load_photo
+from segdemo.ui.photos import load_photo, photo_stem
 from segdemo.ui.picking import State, label_at, picker_update, selected_ids, toggled
 from segdemo.ui.session import cached
 from segdemo.ui.view import status_line, view_values
@@ -28,7 +31,7 @@ filter re-render from the cached detections — the model does not run again.
 """
 
 
-def run(
+def segment_instance(
     photo: Upload,
     variant: str,
     working_size: int,
@@ -39,7 +42,28 @@ def run(
     alpha: float,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented idiom
 ) -> tuple[Any, ...]:
-    """Detect with Mask R-CNN once, then show the detections that pass the filters."""
+    """Instance segmentation: torchvision Mask R-CNN finds each object with its own mask and score.
+
+    Detects once, then shows the detections that pass the filters; the picked ones make the
+    binary mask and cut-outs (default: none).
+
+    Args:
+        photo: The photo: an http(s) URL or a data: URL of a PNG, JPEG, WebP, BMP, GIF or TIFF.
+        variant: The Mask R-CNN: v2 (ResNet-50 FPN v2, default, more accurate) or v1 (faster).
+        working_size: The short side in pixels the model sees: 800 (as trained), 640 or 512.
+        threshold: The lowest score shown, from 0.05 to 1 (default 0.5).
+        classes: COCO class names to keep, e.g. ["cat", "dog"]; empty: every class.
+        boxes: Whether the overlay draws each instance's box and label.
+        picked: Instance labels to cut out as the result names them, e.g. "cat 1 · 0.97".
+        alpha: Opacity of the instance colours over the photo, from 0 (photo only) to 1.
+
+    Returns:
+        status: model, device, number of detections and stage times
+        classes: the classes detected, most confident first, and those kept
+        instances to cut out: the picker's labels with their share and the picked ones
+        overlay, legend, mask, cut-out on black, transparent cut-out: PNG images and legend HTML
+        hover map: HTML in which pointing at a box names its instance
+    """
     working_size = int(working_size)  # the radio passes 512.0 as it came
     image, note = load_photo(photo)
     dets = cached(
@@ -50,7 +74,7 @@ def run(
             image, variant, working_size=working_size, progress=progress_callback(progress)
         ),
     )
-    state = {"image": image.to(dets.device), "dets": dets, "note": note}
+    state = {"image": image.to(dets.device), "dets": dets, "note": note, "stem": photo_stem(photo)}
     return _show(state, threshold, classes, boxes, picked, alpha, new_image=True)
 
 
@@ -82,6 +106,38 @@ def pick_by_click(
     return refilter(state, threshold, classes, boxes, picked, alpha)
 
 
+def download_instances(
+    state: State,
+    threshold: float,
+    classes: list[str] | None,
+    boxes: bool,
+    picked: list[str] | None,
+    alpha: float,
+) -> str:
+    """The detections that pass the filters, the picked ones as mask and cut-out, as a ZIP."""
+    if not state:
+        raise refusal(NO_RESULT)
+    seg, _found, _kept = _filtered(state["dets"], threshold, classes)
+    return zip_file(
+        state["image"],
+        seg,
+        stem=state["stem"],
+        selected=selected_ids(seg, picked),
+        alpha=alpha,
+        boxes=boxes,
+    )
+
+
+def _filtered(
+    dets: instance.Detections, threshold: float, classes: list[str] | None
+) -> tuple[Segmentation, list[str], list[str]]:
+    """The detections that pass the filters as a Segmentation; the classes detected above the
+    score floor (most confident first) and those of ``classes`` among them."""
+    found = list(dict.fromkeys(dets.categories[i] for i in dets.labels.tolist()))
+    kept = [c for c in classes or () if c in found]
+    return instance.to_segmentation(dets, threshold=threshold, classes=kept or None), found, kept
+
+
 def _show(
     state: dict[str, Any],
     threshold: float,
@@ -93,10 +149,7 @@ def _show(
     new_image: bool,
 ) -> tuple[Any, ...]:
     dets: instance.Detections = state["dets"]
-    # The class filter lists every class detected above the score floor, most confident first.
-    found = list(dict.fromkeys(dets.categories[i] for i in dets.labels.tolist()))
-    kept = [c for c in classes or () if c in found]
-    seg = instance.to_segmentation(dets, threshold=threshold, classes=kept or None)
+    seg, found, kept = _filtered(dets, threshold, classes)
     state = {**state, "seg": seg}
     class_filter = gr.update(choices=found, value=kept)
     picker, value = picker_update(seg, picked, [] if new_image else (picked or []))
@@ -136,7 +189,7 @@ def build() -> None:
     with gr.Accordion("Hover map: point at a box to name its object", open=True):
         hover = gr.HTML()
     tab.wire(
-        run,
+        segment_instance,
         "instance",
         options=[variant, working_size],
         alpha=alpha,
@@ -145,4 +198,5 @@ def build() -> None:
         after_view=[hover],
         rerender=refilter,
         click=pick_by_click,
+        download=download_instances,
     )

@@ -2,9 +2,10 @@
 
 A model tab is: its introduction; the photo beside a column of options ending in the run button;
 the example photos; a status line; the tab's own components (filters, a table); the segment
-picker; the result view; the tab's own components below it; a per-session state. Its events:
-the run (``/<api_name>``), a re-render when a filter, the picks or the opacity change
-(``/<api_name>_render``), and a click on the overlay that toggles the segment under it.
+picker; the result view and the download button; the tab's own components below them; a
+per-session state. Its events: the run (``/<api_name>``), a re-render when a filter, the picks or
+the opacity change (``/<api_name>_render``), a click on the overlay that toggles the segment under
+it, and the results as a ZIP (``/<api_name>_download``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import gradio as gr
 from gradio.components.base import Component
 
 from segdemo.models import Progress
+from segdemo.ui.downloads import DownloadRow, download_result, download_row
 from segdemo.ui.errors import user_errors
 from segdemo.ui.inputs import PHOTO_EXAMPLES, NamePicker, NumberSlider, RawImage
 from segdemo.ui.picking import pick_by_click, rerender
@@ -25,7 +27,7 @@ from segdemo.ui.view import ResultView, result_view
 
 #: The model events share one concurrency group: the models share one CPU/GPU.
 MODEL_CONCURRENCY_ID = "models"
-Handler = Callable[..., tuple[Any, ...]]
+Handler = Callable[..., Any]
 
 
 def progress_callback(progress: gr.Progress) -> Progress:
@@ -51,6 +53,7 @@ class ModelTab:
     status: gr.Markdown
     picked: NamePicker
     view: ResultView
+    downloads: DownloadRow
     state: gr.State
 
     def __init__(self, intro: str) -> None:
@@ -73,9 +76,10 @@ class ModelTab:
         self.status = gr.Markdown(min_height=40)
 
     def results(self, picker_label: str, overlay_label: str) -> None:
-        """The segment picker and the result view."""
+        """The segment picker, the result view and the download button."""
         self.picked = NamePicker(label=picker_label, choices=[])
         self.view = result_view(overlay_label)
+        self.downloads = download_row()
 
     def wire(
         self,
@@ -89,8 +93,9 @@ class ModelTab:
         after_view: Sequence[Component] = (),
         rerender: Handler = rerender,
         click: Handler = pick_by_click,
+        download: Handler = download_result,
     ) -> None:
-        """Create the session state and wire the run, re-render and click events.
+        """Create the session state and wire the run, re-render, click and download events.
 
         - ``run(photo, *options, *filters, picked, alpha)`` answers ``status, *before_picker,
           picked, *view, *after_view, state``; API ``/<api_name>``.
@@ -99,6 +104,8 @@ class ModelTab:
           changes which segments there are, so with filters it answers what ``run`` does.
         - ``click(state, *filters, picked, alpha, event)`` answers ``picked, *view`` (without
           filters) or what ``run`` does (with filters).
+        - ``download(state, *filters, picked, alpha)`` answers the path of the result's ZIP;
+          API ``/<api_name>_download``.
         """
         self.state = session_state()
         outputs = [
@@ -135,3 +142,4 @@ class ModelTab:
             api_visibility="private",
             show_progress="hidden",
         )
+        self.downloads.wire(download, [self.state, *changes], api_name)

@@ -10,7 +10,7 @@ from segdemo import panoptic
 from segdemo.result import Segmentation
 from segdemo.ui.inputs import ChoiceDropdown, ChoiceRadio, Upload, opacity_slider
 from segdemo.ui.model_tab import ModelTab, progress_callback
-from segdemo.ui.photos import load_photo
+from segdemo.ui.photos import load_photo, photo_stem
 from segdemo.ui.picking import picker_update, selected_ids
 from segdemo.ui.session import cached
 from segdemo.ui.view import status_line, view_values
@@ -18,7 +18,7 @@ from segdemo.ui.view import status_line, view_values
 TABLE_HEADERS = ["label", "kind", "score", "area", "share of image"]
 
 
-def run(
+def segment_panoptic(
     photo: Upload,
     checkpoint: str,
     working_size: int,
@@ -26,7 +26,23 @@ def run(
     alpha: float,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented idiom
 ) -> tuple[Any, ...]:
-    """Run Mask2Former and render the picked segments (default: the things)."""
+    """Panoptic segmentation: Mask2Former gives things (each object) and stuff (sky, road) masks.
+
+    Renders the picked segments as a binary mask and cut-outs (default: all the things).
+
+    Args:
+        photo: The photo: an http(s) URL or a data: URL of a PNG, JPEG, WebP, BMP, GIF or TIFF.
+        checkpoint: The Mask2Former checkpoint on the Hugging Face Hub (COCO, Cityscapes, ADE20K).
+        working_size: The short side in pixels the model sees: 384 (fast) or 800 (closer to PQ).
+        picked: Labels to cut out as the result names them, e.g. "cat 1 · 0.97"; empty: things.
+        alpha: Opacity of the segment colours over the photo, from 0 (photo only) to 1.
+
+    Returns:
+        status: model, device, number of segments and stage times
+        segments: a table of label, thing or stuff, score, area in pixels and share of the image
+        segments to cut out: the picker's labels with their share and the picked ones
+        overlay, legend, mask, cut-out on black, transparent cut-out: PNG images and legend HTML
+    """
     working_size = int(working_size)  # the radio passes 512.0 as it came
     image, note = load_photo(photo)
     seg = cached(
@@ -39,7 +55,7 @@ def run(
     )
     image = image.to(seg.device)
     picker, value = picker_update(seg, picked, [s.label for s in seg.segments if s.is_thing])
-    state = {"image": image, "seg": seg}
+    state = {"image": image, "seg": seg, "stem": photo_stem(photo)}
     values = view_values(image, seg, selected_ids(seg, value), alpha)
     return (status_line(seg, note), segment_rows(seg), picker, *values, state)
 
@@ -88,5 +104,9 @@ def build() -> None:
         show_progress="hidden",
     )
     tab.wire(
-        run, "panoptic", options=[checkpoint, working_size], alpha=alpha, before_picker=[table]
+        segment_panoptic,
+        "panoptic",
+        options=[checkpoint, working_size],
+        alpha=alpha,
+        before_picker=[table],
     )

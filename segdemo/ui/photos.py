@@ -10,10 +10,12 @@ values are kept.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 from torchvision.transforms.v2 import functional as tvf
 
+from segdemo import exports
 from segdemo.images import Annotation, load_image, read_annotation
 from segdemo.ui.inputs import Upload, require
 
@@ -38,6 +40,17 @@ def nearest(values: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return values.index_select(-2, rows.clamp_(max=height - 1)).index_select(
         -1, cols.clamp_(max=width - 1)
     )
+
+
+def photo_stem(upload: Upload) -> str:
+    """The photo's original file name without its extension, made file-name-safe ("photo" when
+    nothing is left): what the tab's downloads are named after.
+
+    Gradio keeps an upload's original name as the last part of its path; file data from a caller
+    outside Gradio may carry it as ``orig_name``.
+    """
+    name = upload.get("orig_name") if isinstance(upload, dict) else None
+    return exports.slug(Path(name or require(upload, "a photo")).stem, "photo")
 
 
 def load_photo(upload: Upload) -> tuple[torch.Tensor, str]:

@@ -9,7 +9,7 @@ import gradio as gr
 from segdemo import semantic
 from segdemo.ui.inputs import ChoiceRadio, Upload, opacity_slider
 from segdemo.ui.model_tab import ModelTab, progress_callback
-from segdemo.ui.photos import load_photo
+from segdemo.ui.photos import load_photo, photo_stem
 from segdemo.ui.picking import picker_update, selected_ids
 from segdemo.ui.session import cached
 from segdemo.ui.view import status_line, view_values
@@ -21,14 +21,28 @@ the Instance tab's job. Pick classes to get their binary mask and cut-out.
 """
 
 
-def run(
+def segment_semantic(
     photo: Upload,
     variant: str,
     picked: list[str] | None,
     alpha: float,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented idiom
 ) -> tuple[Any, ...]:
-    """Run DeepLabV3 on the photo and render the picked classes (default: all but background)."""
+    """Semantic segmentation: torchvision DeepLabV3 gives every pixel one of 21 Pascal VOC classes.
+
+    Renders the picked classes as a binary mask and cut-outs (default: all but background).
+
+    Args:
+        photo: The photo: an http(s) URL or a data: URL of a PNG, JPEG, WebP, BMP, GIF or TIFF.
+        variant: The DeepLabV3 backbone: resnet50 (default), resnet101 or mobilenet_v3_large.
+        picked: Class names to cut out, e.g. ["cat"]; none (or none found): all but background.
+        alpha: Opacity of the class colours over the photo, from 0 (photo only) to 1.
+
+    Returns:
+        status: model, device, number of segments and stage times
+        classes: the picker's classes with their share of the image and the picked ones
+        overlay, legend, mask, cut-out on black, transparent cut-out: PNG images and legend HTML
+    """
     image, note = load_photo(photo)
     seg = cached(
         "semantic",
@@ -39,7 +53,7 @@ def run(
     image = image.to(seg.device)
     default = [s.label for s in seg.segments if s.label != semantic.BACKGROUND]
     picker, value = picker_update(seg, picked, default)
-    state = {"image": image, "seg": seg}
+    state = {"image": image, "seg": seg, "stem": photo_stem(photo)}
     values = view_values(image, seg, selected_ids(seg, value), alpha)
     return (status_line(seg, note), picker, *values, state)
 
@@ -55,4 +69,4 @@ def build() -> None:
         )
         alpha = opacity_slider()
     tab.results("Classes to cut out", "Classes over the photo")
-    tab.wire(run, "semantic", options=[variant], alpha=alpha)
+    tab.wire(segment_semantic, "semantic", options=[variant], alpha=alpha)

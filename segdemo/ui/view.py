@@ -57,25 +57,27 @@ def result_view(overlay_label: str) -> ResultView:
     return ResultView(overlay, legend, mask, on_black, cutout)
 
 
-#: Where the tabs write the files they show: inside Gradio's own cache folder, so Gradio serves
-#: them as they are (no second encode, no copy) and its ``delete_cache`` schedule removes them.
-OUTPUT_DIR = Path(gr.utils.get_cache_folder()) / "segdemo"
+#: Where the tabs write the files they show: inside Gradio's file cache (its upload folder,
+#: GRADIO_TEMP_DIR), so Gradio serves them as they are (no second encode, no copy) and its
+#: ``delete_cache`` schedule removes them with its own files.
+OUTPUT_DIR = Path(gr.utils.get_upload_folder()) / "segdemo"
 #: PNG compression for what the page shows: lossless like any level, and several times faster to
 #: write than PIL's default (6) on photos, at a somewhat larger file.
 PNG_LEVEL = 1
 
 
-def png_file(image: torch.Tensor, name: str) -> str:
-    """Write uint8 [C, H, W] or [H, W] (any device) as a lossless PNG of its own; its path.
+def output_file(data: bytes, name: str) -> str:
+    """Write ``data`` as the file ``name`` in a folder of its own under OUTPUT_DIR; its path.
 
     Every call gets a new folder: Gradio's own caching names files by their content and rewrites
     them in place, so two requests with the same output could truncate each other's download.
     """
-    folder = OUTPUT_DIR / uuid.uuid4().hex
-    path = write_atomically(
-        folder / f"{name}.png", png_bytes(rgb_image(image), compress_level=PNG_LEVEL)
-    )
-    return str(path)
+    return str(write_atomically(OUTPUT_DIR / uuid.uuid4().hex / name, data))
+
+
+def png_file(image: torch.Tensor, name: str) -> str:
+    """Write uint8 [C, H, W] or [H, W] (any device) as a lossless PNG of its own; its path."""
+    return output_file(png_bytes(rgb_image(image), compress_level=PNG_LEVEL), f"{name}.png")
 
 
 def view_values(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +93,28 @@ def test_annotation_of_another_size_is_refused_clearly(client, tmp_path) -> None
     Image.fromarray(np.ones((10, 12), np.uint8)).save(small)
     with pytest.raises(AppError, match="photo"):
         call(client, EXAMPLES / "chelsea.png", small)
+
+
+def test_the_download_is_the_sessions_last_result(server_url) -> None:
+    """gradio_client keeps one session per Client: the run's state is there for the download."""
+    client = Client(server_url, verbose=False)
+    call(client, EXAMPLES / "chelsea.png", EXAMPLES / "chelsea_trimap.png", 3)
+    path = client.predict(3, 0.5, api_name="/groundtruth_download")
+    assert Path(path).name == "chelsea-groundtruth.zip"
+    with zipfile.ZipFile(path) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    readme = files["README.txt"].decode()
+    for name in ("chelsea.ids.png", "chelsea.mask.png", "chelsea.cutout.png", "chelsea.cutouts/"):
+        assert f"{name}: " in readme
+    trimap = np.array(Image.open(EXAMPLES / "chelsea_trimap.png"))
+    assert_varied(trimap == 3, "the trimap's border region")
+    cutout = np.array(Image.open(io.BytesIO(files["chelsea.cutout.png"])))
+    assert np.array_equal(cutout[..., 3] > 0, trimap == 3)
+    assert np.array_equal(np.array(Image.open(io.BytesIO(files["chelsea.ids.png"]))), trimap)
+
+
+def test_a_download_before_a_run_says_what_to_do(server_url) -> None:
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="Press Show first"):
+        Client(server_url, verbose=False).predict(1, 0.5, api_name="/groundtruth_download")

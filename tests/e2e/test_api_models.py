@@ -10,7 +10,11 @@ hold for any cut-out.
 from __future__ import annotations
 
 import html
+import io
+import json
 import re
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,6 +49,13 @@ def assert_view(overlay, legend, mask, on_black, cutout) -> np.ndarray:
     return selected
 
 
+def read_zip(path: str, task: str) -> dict[str, bytes]:
+    """The files of a tab's ZIP, named after the photo and the task."""
+    assert Path(path).name == f"chelsea-{task}.zip"
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
 def picker_labels(picker) -> list[str]:
     """The picked labels, from the picker output (its value, or an update carrying it)."""
     value = picker.get("value") if isinstance(picker, dict) else picker
@@ -60,7 +71,12 @@ def test_semantic_returns_an_overlay_at_the_photos_size(client) -> None:
     assert len(labels) > 1, labels  # by default every class but the background is picked
     status, picker, *view = client.predict(photo, "resnet50", labels[:1], 0.5, api_name="/semantic")
     assert picker_labels(picker) == labels[:1]
-    assert_view(*view)
+    selected = assert_view(*view)
+    # the session's result as a ZIP: the same picks make the same mask, and VOC's class PNG
+    files = read_zip(client.predict(labels[:1], 0.5, api_name="/semantic_download"), "semantic")
+    assert np.array_equal(np.array(Image.open(io.BytesIO(files["chelsea.mask.png"]))) > 0, selected)
+    voc = Image.open(io.BytesIO(files["chelsea.voc.png"]))
+    assert voc.mode == "P" and voc.size == SIZE
 
 
 def test_instance_returns_an_overlay_at_the_photos_size(client) -> None:
@@ -100,3 +116,6 @@ def test_panoptic_returns_an_overlay_at_the_photos_size(client) -> None:
     assert "No segments" in legend
     assert not np.array(Image.open(mask).convert("L")).any()
     assert not np.array(Image.open(cutout))[..., 3].any()
+    files = read_zip(client.predict([], 0.5, api_name="/panoptic_download"), "panoptic")
+    coco = json.loads(files["chelsea.coco_panoptic.json"])
+    assert coco["annotations"][0]["segments_info"] == [] and coco["categories"]

@@ -168,3 +168,24 @@ def test_the_instance_tab_takes_every_control_from_the_page(page) -> None:
     status.wait_for(timeout=120_000)
     assert "shown ≥ 0.5" in status.inner_text()
     assert page.locator(".toast-message-text").count() == 0
+
+
+def test_the_download_button_gives_the_results_zip(page) -> None:
+    import io
+    import zipfile
+
+    download = page.locator("button:visible", has_text="Download results (ZIP)")
+    download.click()
+    toast = page.locator(".toast-message-text")
+    toast.wait_for(timeout=30_000)
+    assert "Press Show first" in toast.inner_text()
+    page.locator("img[src*='chelsea.png']").first.click()
+    page.get_by_test_id("cell-0-1").get_by_text("0.003922").wait_for(timeout=60_000)
+    download.click()
+    link = page.locator("a[download='chelsea-groundtruth.zip']:visible")
+    link.wait_for(timeout=30_000)
+    response = page.request.get(link.get_attribute("href"))
+    assert response.ok
+    with zipfile.ZipFile(io.BytesIO(response.body())) as archive:
+        names = archive.namelist()
+    assert {"README.txt", "chelsea.ids.png", "chelsea.cutout.png"} <= set(names)
