@@ -5,14 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-DEVICES = [
-    pytest.param("cpu", id="cpu"),
-    pytest.param(
-        "cuda",
-        id="cuda",
-        marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
-    ),
-]
+from tests.helpers import DEVICES
 
 
 @pytest.fixture(params=DEVICES, scope="session")

@@ -19,6 +19,7 @@ from segdemo import exports, masks
 from segdemo.exports import ExportError, PhotoEntry
 from segdemo.images import label_image
 from segdemo.result import Segment, Segmentation
+from tests.helpers import assert_varied
 
 VOC = tuple(DeepLabV3_ResNet50_Weights.DEFAULT.meta["categories"])
 
@@ -36,10 +37,6 @@ def blocks(height: int, width: int, n: int) -> torch.Tensor:
         y, x = (k * 7) % (height - 4), (k * 13) % (width - 6)
         ids[y : y + 3 + k % 5, x : x + 4 + k % 7] = k
     return ids
-
-
-def nonuniform(ids: torch.Tensor) -> None:
-    assert int(ids.max()) > 0 and int(ids.min()) != int(ids.max()), "an empty or uniform map"
 
 
 def semantic_seg() -> Segmentation:
@@ -78,7 +75,7 @@ def panoptic_seg() -> Segmentation:
 
 def test_voc_png_holds_the_class_index_with_the_voc_palette():
     seg = semantic_seg()
-    nonuniform(seg.ids)
+    assert_varied(seg.ids)
     image = Image.open(io.BytesIO(exports.png_bytes(exports.voc_png(seg))))
     assert image.mode == "P" and image.size == (40, 30)
     expected = torch.tensor([0, 8, 12, 0])[seg.ids.long()].numpy()
@@ -103,7 +100,7 @@ def write_json(tmp_path: Path, data: dict) -> str:
 
 def test_coco_instances_load_with_pycocotools_and_decode_to_the_id_map(tmp_path):
     seg = instance_seg()
-    nonuniform(seg.ids)
+    assert_varied(seg.ids)
     data = exports.coco_instances([PhotoEntry(7, "a.jpg", seg)])
     coco = COCO(write_json(tmp_path, data))
     assert coco.getImgIds() == [7] and coco.imgs[7]["height"] == 40
@@ -152,7 +149,7 @@ def test_coco_panoptic_png_and_json_follow_the_published_format():
     from segdemo.panoptic.datasets import DATASETS
 
     seg = panoptic_seg()
-    nonuniform(seg.ids)
+    assert_varied(seg.ids)
     data, pngs = exports.coco_panoptic([PhotoEntry(3, "p.jpg", seg)], ["p.png"])
     rgb = np.asarray(Image.open(io.BytesIO(exports.png_bytes(pngs[0])))).astype(np.int64)
     decoded = rgb[..., 0] + 256 * rgb[..., 1] + 256**2 * rgb[..., 2]
@@ -265,7 +262,7 @@ def test_real_instance_output_round_trips(monkeypatch, tmp_path):
     )
     seg = instance.segment(image, "v1", threshold=0.05, working_size=128, device="cpu")
     assert len(seg) > 1
-    nonuniform(seg.ids)
+    assert_varied(seg.ids)
     data = exports.coco_instances([PhotoEntry(1, "r.png", seg)])
     coco = COCO(write_json(tmp_path, data))
     for ann in coco.loadAnns(coco.getAnnIds()):
@@ -292,7 +289,7 @@ def test_real_panoptic_output_round_trips(monkeypatch):
     finally:
         panoptic.unload()  # no other test may meet the changed model
     assert len(seg) >= 1
-    nonuniform(seg.ids)
+    assert_varied(seg.ids)
     data, pngs = exports.coco_panoptic([PhotoEntry(1, "r.png", seg)], ["r.png"])
     rgb = np.asarray(Image.open(io.BytesIO(exports.png_bytes(pngs[0])))).astype(np.int64)
     np.testing.assert_array_equal(

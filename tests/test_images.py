@@ -34,13 +34,7 @@ from segdemo.images import (
     save_png,
     to_numpy_hwc,
 )
-
-DEVICES = [
-    "cpu",
-    pytest.param(
-        "cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
-    ),
-]
+from tests.helpers import DEVICES
 
 Builder = Callable[[Path], Path]
 

@@ -25,13 +25,8 @@ from segdemo import instance, weights
 from segdemo.instance import Detections, to_segmentation
 from segdemo.result import Segmentation
 from segdemo.weights import WeightsUnavailable
+from tests.helpers import DEVICES
 
-DEVICES = [
-    "cpu",
-    pytest.param(
-        "cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-    ),
-]
 CATEGORIES = instance.VARIANTS["v2"].categories
 DOG, CAT, PERSON = (CATEGORIES.index(name) for name in ("dog", "cat", "person"))
 

@@ -32,9 +32,9 @@ from segdemo.panoptic.datasets import (
 from segdemo.panoptic.postprocess import _CANDIDATES, _axis, _stage_grid, _winners_in
 from segdemo.result import Segmentation
 from segdemo.weights import WeightsUnavailable
+from tests.helpers import DEVICES, assert_varied
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-DEVICES = ["cpu", pytest.param("cuda", marks=CUDA)]
 NAMES = tuple(c.name for c in COCO_PANOPTIC)
 THING = tuple(c.is_thing for c in COCO_PANOPTIC)
 STUFF = {i for i, thing in enumerate(THING) if not thing}
@@ -51,13 +51,6 @@ EXTRAS = {
     "model_input",
     "device",
 }
-
-
-def assert_varied(ids: torch.Tensor) -> None:
-    """The rule for every comparison of id maps or masks: neither empty nor uniform."""
-    values = ids.unique()
-    assert bool((values != 0).any()), "the map is empty (all 0): comparing it proves nothing"
-    assert values.numel() > 1, f"the map is uniform ({values.tolist()}): compare a varied one"
 
 
 def class_row(category: int, score: float) -> torch.Tensor:

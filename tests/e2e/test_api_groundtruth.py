@@ -13,14 +13,9 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from tests.e2e.conftest import EXAMPLES
+from tests.helpers import assert_varied
 
 pytestmark = pytest.mark.e2e
-
-
-def assert_varied(values: np.ndarray, what: str) -> None:
-    """A mask worth comparing: not empty, and not one value everywhere."""
-    assert values.any(), f"{what} is empty"
-    assert len(np.unique(values)) > 1, f"{what} is one value everywhere"
 
 
 def call(

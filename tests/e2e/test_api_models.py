@@ -22,16 +22,11 @@ from gradio_client import handle_file
 from PIL import Image
 
 from tests.e2e.conftest import EXAMPLES
+from tests.helpers import assert_varied
 
 pytestmark = pytest.mark.e2e
 PHOTO = EXAMPLES / "chelsea.png"
 SIZE = Image.open(PHOTO).size  # (W, H)
-
-
-def assert_varied(values: np.ndarray, what: str) -> None:
-    """A mask worth comparing: not empty, and not one value everywhere."""
-    assert values.any(), f"{what} is empty"
-    assert len(np.unique(values)) > 1, f"{what} is one value everywhere"
 
 
 def assert_view(overlay, legend, mask, on_black, cutout) -> np.ndarray:
