@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up the environment and test tools, then runs ruff and the whole test suite.
+# Sets up the environment and test tools, then runs ruff (lint and format) and the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/env.sh --test
@@ -8,5 +8,6 @@ if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 export SEGDEMO_WEIGHTS=${SEGDEMO_WEIGHTS:-random}
 exec .venv/bin/python -m pytest "$@"
