@@ -5,6 +5,7 @@
     python -m segdemo segment photos/ --task instance --format coco   # + out/coco_instances.json
     python -m segdemo segment photos/ --out results/ --resume         # only what is not done
     python -m segdemo segment photos/ --engine ray --address auto     # the same on Ray
+    python -m segdemo evaluate photos/ --annotations trimaps/ --out scores/
     python -m segdemo fetch                 # the default model of every tab
     python -m segdemo fetch --all           # every variant the app offers
 
@@ -21,6 +22,12 @@ ray`` runs the same job on a Ray cluster (``pip install -r requirements-scale.tx
 Exit codes: 0 every photo is complete; 1 some failed (named on stderr and in failures.json);
 2 usage errors (bad option values, before any model runs), no photos, no weights, no Ray, or
 no photo done; 130 interrupted (Ctrl-C; what finished is kept).
+
+``evaluate`` pairs every photo with ``ANNOTATIONS/STEM.png`` (and ``STEM.json`` or one dataset
+JSON there for COCO panoptic), scores the model's prediction against it (see
+:mod:`segdemo.evaluate_run`), prints the per-class table and writes ``OUT/metrics.json``. Exit
+codes: 0 every pair scored; 1 some skipped (named on stderr and in metrics.json); 2 usage
+errors (before any model runs), no weights, or no pair scored.
 """
 
 from __future__ import annotations
@@ -32,11 +39,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from segdemo import exports, instance, panoptic, tasks
+from segdemo import evaluate_run, exports, instance, panoptic, tasks
 from segdemo.batch import dataset, local
 from segdemo.batch import ray as ray_engine
 from segdemo.batch.job import Job
-from segdemo.batch.photos import plan_photos
+from segdemo.batch.photos import iter_photos, plan_photos
 from segdemo.batch.runner import Engine, run_batch
 from segdemo.checks import fraction
 from segdemo.weights import WeightsUnavailable
@@ -65,6 +72,16 @@ def task_options(args: argparse.Namespace) -> dict[str, object]:
     return {name: getattr(args, name) for name in TASK_OPTIONS if getattr(args, name) is not None}
 
 
+def check_model(args: argparse.Namespace, usage_error: Callable[[str], NoReturn]) -> None:
+    """Refuse a ``--model`` that ``--task`` does not have through ``usage_error``."""
+    spec = tasks.TASKS[args.task]
+    if args.model is not None and args.model not in spec.models:
+        usage_error(
+            f"argument --model: invalid choice {args.model!r} for --task {args.task} "
+            f"(choose from {', '.join(spec.models)})"
+        )
+
+
 def check_segment_args(args: argparse.Namespace, usage_error: Callable[[str], NoReturn]) -> None:
     """Refuse what depends on ``--task`` (a model it does not have, an option it does not take,
     a working size it does not offer, a format that does not hold its results) or on
@@ -72,11 +89,7 @@ def check_segment_args(args: argparse.Namespace, usage_error: Callable[[str], No
     ``usage_error``: the ``segment`` parser's ``error``, which prints the usage and exits with
     code 2."""
     spec = tasks.TASKS[args.task]
-    if args.model is not None and args.model not in spec.models:
-        usage_error(
-            f"argument --model: invalid choice {args.model!r} for --task {args.task} "
-            f"(choose from {', '.join(spec.models)})"
-        )
+    check_model(args, usage_error)
     taken = [flag for name, flag in TASK_OPTIONS.items() if name in spec.options]
     for name, flag in TASK_OPTIONS.items():
         if getattr(args, name) is not None and name not in spec.options:
@@ -149,6 +162,37 @@ def cmd_segment(args: argparse.Namespace) -> int:
     return 1 if summary.failures else 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``evaluate``: score the task's model on every photo against its annotation, print the
+    table and write ``OUT/metrics.json``; returns the exit code (see the module docstring)."""
+    check_model(args, args.usage_error)
+    if not args.annotations.is_dir():
+        args.usage_error(f"argument --annotations: {args.annotations} is not a folder")
+    photos = list(iter_photos(args.inputs))
+    if not photos:
+        return _fail("no photos found in " + ", ".join(map(str, args.inputs)))
+    pairs = evaluate_run.pair_photos(photos, args.annotations)
+    try:
+        scoring = evaluate_run.choose_scoring(args.mapping, args.classes, pairs)
+    except evaluate_run.UsageError as error:
+        args.usage_error(f"argument --mapping: {error}")
+    spec = tasks.TASKS[args.task]
+    model = args.model or spec.default
+    try:
+        report = evaluate_run.evaluate_pairs(
+            pairs, scoring, lambda image: spec.segment(image, model)
+        )
+    except WeightsUnavailable as error:
+        return _fail(str(error))
+    args.out.mkdir(parents=True, exist_ok=True)
+    written = report.write(args.out)
+    print(evaluate_run.format_table(report.evaluation()))
+    print(f"{len(report.images)} of {len(pairs)} photos scored ({scoring.kind}); see {written}")
+    if not report.images:
+        return _fail("no photo could be evaluated")
+    return 1 if report.failures else 0
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
     """``fetch``: bring the named models' files (default: every tab's default) into the store."""
     wanted = args.names or (
@@ -170,7 +214,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    """The ``python -m segdemo`` parser with its ``segment`` and ``fetch`` commands."""
+    """The ``python -m segdemo`` parser with its ``segment``, ``evaluate`` and ``fetch``
+    commands."""
     root = argparse.ArgumentParser(prog="python -m segdemo", description=__doc__.splitlines()[0])
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -243,6 +288,31 @@ def parser() -> argparse.ArgumentParser:
     )
     seg.set_defaults(handler=cmd_segment, usage_error=seg.error)
 
+    ev = commands.add_parser(
+        "evaluate", help="score a model against ground-truth annotations (mIoU, Dice, PQ)"
+    )
+    ev.add_argument("inputs", nargs="+", type=Path, help="photo files or folders")
+    ev.add_argument(
+        "--annotations",
+        type=Path,
+        required=True,
+        help="folder of STEM.png annotations (and STEM.json or one dataset JSON for COCO panoptic)",
+    )
+    ev.add_argument("--task", choices=list(tasks.TASKS), default="semantic")
+    ev.add_argument("--model", help="the task's model (default: the tab's default)")
+    ev.add_argument(
+        "--mapping",
+        help="how annotation values relate to the model's classes: voc, trimap, panoptic, or "
+        'FILE.json with a table {"1": ["cat", "dog"], ...} (default: from the annotations)',
+    )
+    ev.add_argument(
+        "--classes",
+        type=_names,
+        help="trimap: the predicted classes that count as the pet (cat,dog)",
+    )
+    ev.add_argument("--out", type=Path, default=Path("out"), help="output folder (./out)")
+    ev.set_defaults(handler=cmd_evaluate, usage_error=ev.error)
+
     fetch = commands.add_parser("fetch", help="download weights into the model store (models/)")
     fetch.add_argument("names", nargs="*", help="task/model names, e.g. semantic/resnet50")
     fetch.add_argument("--all", action="store_true", help="every model the app offers")
@@ -274,6 +344,14 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
     return value
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """argparse ``type``: comma-separated class names, at least one."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"must name at least one class, got {text!r}")
+    return names
 
 
 def _tasks_taking(option: str) -> str:

@@ -9,7 +9,7 @@ annotation value becomes one segment.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -38,12 +38,23 @@ class ValueRow:
     share: float
 
 
-def label_names(values: Sequence[int], mode: str) -> dict[int, str]:
-    """Names for the values present: trimap names, VOC names for palette PNGs, else "value k"."""
+def annotation_kind(values: Iterable[int], mode: str) -> str | None:
+    """What an annotation's stored ``values`` say it is: "trimap" (values within 1, 2, 3),
+    "voc" (a palette PNG, ``mode`` "P", with VOC class values and 255 void) or None."""
     present = set(values)
     if present and present <= set(TRIMAP_NAMES):
+        return "trimap"
+    if present and mode == "P" and present <= set(VOC_NAMES):
+        return "voc"
+    return None
+
+
+def label_names(values: Sequence[int], mode: str) -> dict[int, str]:
+    """Names for the values present: trimap names, VOC names for palette PNGs, else "value k"."""
+    kind = annotation_kind(values, mode)
+    if kind == "trimap":
         return {v: TRIMAP_NAMES[v] for v in values}
-    if mode == "P" and present <= set(VOC_NAMES):
+    if kind == "voc":
         return {v: VOC_NAMES[v] for v in values}
     return {v: f"value {v}" for v in values}
 

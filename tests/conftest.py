@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -15,3 +17,13 @@ def device(request: pytest.FixtureRequest) -> torch.device:
     Session-scoped so Hypothesis tests can take it (it is a plain value, nothing to reset).
     """
     return torch.device(request.param)
+
+
+@pytest.fixture
+def random_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Seeded random weights, no network, model stores in ``tmp_path``, the default device."""
+    monkeypatch.setenv("SEGDEMO_WEIGHTS", "random")
+    monkeypatch.setenv("SEGDEMO_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.delenv("SEGDEMO_DEVICE", raising=False)

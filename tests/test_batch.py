@@ -30,12 +30,7 @@ NAMES = ("a.png", "b.png", "c.png", "d.png", "e.png")
 OUTPUTS = (".overlay.png", ".ids.png", ".segments.json")
 
 
-@pytest.fixture(autouse=True)
-def random_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("SEGDEMO_WEIGHTS", "random")
-    monkeypatch.setenv("SEGDEMO_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+pytestmark = pytest.mark.usefixtures("random_weights")
 
 
 def write_photos(folder: Path, names: tuple[str, ...] = NAMES) -> list[Path]:
@@ -304,7 +299,9 @@ FAST = "mobilenet_v3_large"
 
 
 @pytest.fixture
-def calibrated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def calibrated_store(
+    random_weights: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """A random MobileNet checkpoint whose BatchNorm statistics come from the test photos, in
     the (temporary) model store, loaded as pretrained weights: random weights as they are give
     one class everywhere, and a uniform id map would prove nothing."""

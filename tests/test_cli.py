@@ -16,17 +16,13 @@ from pycocotools.coco import COCO
 from segdemo import cli, semantic, tasks
 from segdemo.batch import photos as batch_photos
 from segdemo.result import Segment, Segmentation
+from tests.helpers import forbid_models
 
 HEIGHT, WIDTH = 41, 57
 CATEGORIES = ("__background__", "person", "dog", "traffic light")
 
 
-@pytest.fixture(autouse=True)
-def random_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("SEGDEMO_WEIGHTS", "random")
-    monkeypatch.setenv("SEGDEMO_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+pytestmark = pytest.mark.usefixtures("random_weights")
 
 
 @pytest.fixture
@@ -245,11 +241,7 @@ def test_bad_options_are_usage_errors_before_any_model_runs(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    def no_model(*args: object, **kwargs: object) -> Segmentation:
-        raise AssertionError("a model ran despite a usage error")
-
-    for task, spec in list(tasks.TASKS.items()):
-        monkeypatch.setitem(tasks.TASKS, task, dataclasses.replace(spec, segment=no_model))
+    forbid_models(monkeypatch)
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["segment", str(photo), "--out", str(tmp_path / "out"), *argv])
     assert exit_info.value.code == 2

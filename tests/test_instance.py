@@ -31,12 +31,7 @@ CATEGORIES = instance.VARIANTS["v2"].categories
 DOG, CAT, PERSON = (CATEGORIES.index(name) for name in ("dog", "cat", "person"))
 
 
-@pytest.fixture(autouse=True)
-def random_weights(monkeypatch, tmp_path):
-    monkeypatch.setenv("SEGDEMO_WEIGHTS", "random")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setenv("SEGDEMO_OFFLINE", "1")
-    monkeypatch.delenv("SEGDEMO_DEVICE", raising=False)
+pytestmark = pytest.mark.usefixtures("random_weights")
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -24,11 +24,7 @@ CPU = torch.device("cpu")
 State = dict[str, torch.Tensor]
 
 
-@pytest.fixture(autouse=True)
-def random_weights(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    monkeypatch.setenv("SEGDEMO_WEIGHTS", "random")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setenv("SEGDEMO_OFFLINE", "1")
+pytestmark = pytest.mark.usefixtures("random_weights")
 
 
 def deeplab() -> State:

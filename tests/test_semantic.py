@@ -26,12 +26,7 @@ FAST = "mobilenet_v3_large"
 ODD_SIZES = [(37, 53), (61, 45), (40, 97)]  # (H, W): wide, tall, and much wider than tall
 
 
-@pytest.fixture(autouse=True)
-def random_weights(monkeypatch, tmp_path):
-    monkeypatch.setenv("SEGDEMO_WEIGHTS", "random")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setenv("SEGDEMO_OFFLINE", "1")
-    monkeypatch.delenv("SEGDEMO_DEVICE", raising=False)
+pytestmark = pytest.mark.usefixtures("random_weights")
 
 
 @pytest.fixture
@@ -87,7 +82,7 @@ def reference_ids(model: torch.nn.Module, image: torch.Tensor, key: str) -> torc
 
 
 @pytest.fixture
-def calibrated_store(monkeypatch, tmp_path, fresh_cache):
+def calibrated_store(random_weights, monkeypatch, tmp_path, fresh_cache):
     """A random but non-degenerate MobileNet checkpoint in a temporary store, pretrained mode."""
     model = calibrate(torchvision_model(FAST))
     path = weights.checkpoint_path(semantic.VARIANTS[FAST].weights.url)

@@ -138,11 +138,12 @@ def test_the_demo_exposes_the_four_api_endpoints(demo) -> None:
     assert {"groundtruth", "semantic", "instance", "panoptic"} <= names
     renders = {"groundtruth_render", "semantic_render", "instance_render", "panoptic_render"}
     assert renders <= names
+    assert {"compare", "evaluate"} <= names
 
 
 def test_every_session_state_is_freed_after_an_hour(demo) -> None:
     states = [b for b in demo.blocks.values() if isinstance(b, gr.State)]
-    assert len(states) == 4  # one per tab
+    assert len(states) == 5  # one per tab (the evaluation shares the Ground truth tab's)
     assert {s.time_to_live for s in states} == {session.STATE_TTL_S} == {3600}
 
 
@@ -601,10 +602,11 @@ TOOLS = {
     "segment_semantic": "/semantic",
     "segment_instance": "/instance",
     "segment_panoptic": "/panoptic",
+    "compare_kinds": "/compare",
 }
 
 
-def test_the_four_tasks_and_nothing_else_are_mcp_tools_with_typed_described_inputs(demo) -> None:
+def test_the_tasks_and_nothing_else_are_mcp_tools_with_typed_described_inputs(demo) -> None:
     from gradio.mcp import GradioMCPServer
 
     server = GradioMCPServer(demo)

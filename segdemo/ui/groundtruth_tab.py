@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 
 from segdemo import groundtruth
+from segdemo.ui import evaluate_panel
 from segdemo.ui.downloads import download_row, zip_file
 from segdemo.ui.errors import refusal, user_errors
 from segdemo.ui.inputs import (
@@ -20,6 +21,7 @@ from segdemo.ui.inputs import (
     Upload,
     WholeNumberDropdown,
     opacity_slider,
+    require,
 )
 from segdemo.ui.photos import load_photo_and_annotation, photo_stem
 from segdemo.ui.picking import State
@@ -74,7 +76,14 @@ def show_ground_truth(
         choices=[(f"{v} ({seg.segments[k].label})", v) for k, v in enumerate(stored)],
         value=chosen,
     )
-    state = {"image": image, "seg": seg, "stem": photo_stem(photo)}
+    state = {
+        "image": image,
+        "seg": seg,
+        "stem": photo_stem(photo),
+        "values": labels.values,
+        "mode": labels.mode,
+        "annotation": require(annotation, "an annotation"),
+    }
     status = (
         f"{absent}{scaled}Photo {image.shape[2]}×{image.shape[1]} · annotation mode "
         f"{labels.mode} · {len(stored)} distinct values · object value {chosen}"
@@ -172,6 +181,8 @@ def build() -> None:
     view = result_view("Annotation over the photo")
     downloads = download_row()
     state = session_state()
+    with gr.Accordion("Score a model against this annotation", open=False):
+        evaluate_panel.build(state)
 
     inputs = [photo, annotation, object_value, alpha]
     outputs = [status, table, why, object_value, *view.outputs, state]

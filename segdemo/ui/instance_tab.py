@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
+import torch
 
 from segdemo import instance
+from segdemo.models import Progress
 from segdemo.result import Segmentation
 from segdemo.ui.downloads import NO_RESULT, zip_file
 from segdemo.ui.errors import refusal
@@ -66,16 +68,22 @@ def segment_instance(
     """
     working_size = int(working_size)  # the radio passes 512.0 as it came
     image, note = load_photo(photo)
-    dets = cached(
+    dets = instance_detections(image, variant, working_size, progress_callback(progress))
+    state = {"image": image.to(dets.device), "dets": dets, "note": note, "stem": photo_stem(photo)}
+    return _show(state, threshold, classes, boxes, picked, alpha, new_image=True)
+
+
+def instance_detections(
+    image: torch.Tensor, variant: str, working_size: int, progress: Progress | None
+) -> instance.Detections:
+    """Mask R-CNN's detections for ``image`` from the shared cache (computed once per photo,
+    variant and working size, whichever tab asks)."""
+    return cached(
         "instance",
         image,
         (variant, working_size),
-        lambda: instance.detect(
-            image, variant, working_size=working_size, progress=progress_callback(progress)
-        ),
+        lambda: instance.detect(image, variant, working_size=working_size, progress=progress),
     )
-    state = {"image": image.to(dets.device), "dets": dets, "note": note, "stem": photo_stem(photo)}
-    return _show(state, threshold, classes, boxes, picked, alpha, new_image=True)
 
 
 def refilter(

@@ -1,10 +1,10 @@
-"""The four tasks as MCP tools (``SEGDEMO_MCP=1``): Gradio's own MCP server, with one fix.
+"""The tasks as MCP tools (``SEGDEMO_MCP=1``): Gradio's own MCP server, with one fix.
 
-Gradio makes a tool of every public endpoint: here the four task events, each named after its
-function (``show_ground_truth``, ``segment_semantic``, ``segment_instance``,
-``segment_panoptic``) and described by its docstring, whose ``Args:`` lines describe the inputs.
-The re-render, click and download events are ``undocumented`` or ``private``: no tools (they
-need the session's state, which a tool call does not carry).
+Gradio makes a tool of every public endpoint: here the four task events and the comparison, each
+named after its function (``show_ground_truth``, ``segment_semantic``, ``segment_instance``,
+``segment_panoptic``, ``compare_kinds``) and described by its docstring, whose ``Args:`` lines
+describe the inputs. The re-render, click, download and evaluate events are ``undocumented`` or
+``private``: no tools (they need the session's state, which a tool call does not carry).
 
 The fix: Gradio 6.31 answers a call of a queued event from a client that sent no progress token
 with ``[job.result()]``, and gradio_client's result of an event with several outputs is one

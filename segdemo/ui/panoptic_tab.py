@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
+import torch
 
 from segdemo import panoptic
+from segdemo.models import Progress
 from segdemo.result import Segmentation
 from segdemo.ui.inputs import ChoiceDropdown, ChoiceRadio, Upload, opacity_slider
 from segdemo.ui.model_tab import ModelTab, progress_callback
@@ -45,19 +47,25 @@ def segment_panoptic(
     """
     working_size = int(working_size)  # the radio passes 512.0 as it came
     image, note = load_photo(photo)
-    seg = cached(
-        "panoptic",
-        image,
-        (checkpoint, working_size),
-        lambda: panoptic.segment(
-            image, checkpoint, working_size=working_size, progress=progress_callback(progress)
-        ),
-    )
+    seg = panoptic_result(image, checkpoint, working_size, progress_callback(progress))
     image = image.to(seg.device)
     picker, value = picker_update(seg, picked, [s.label for s in seg.segments if s.is_thing])
     state = {"image": image, "seg": seg, "stem": photo_stem(photo)}
     values = view_values(image, seg, selected_ids(seg, value), alpha)
     return (status_line(seg, note), segment_rows(seg), picker, *values, state)
+
+
+def panoptic_result(
+    image: torch.Tensor, checkpoint: str, working_size: int, progress: Progress | None
+) -> Segmentation:
+    """Mask2Former's result for ``image`` from the shared cache (computed once per photo,
+    checkpoint and working size, whichever tab asks)."""
+    return cached(
+        "panoptic",
+        image,
+        (checkpoint, working_size),
+        lambda: panoptic.segment(image, checkpoint, working_size=working_size, progress=progress),
+    )
 
 
 def segment_rows(seg: Segmentation) -> list[list[Any]]:

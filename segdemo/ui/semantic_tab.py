@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
+import torch
 
 from segdemo import semantic
+from segdemo.models import Progress
+from segdemo.result import Segmentation
 from segdemo.ui.inputs import ChoiceRadio, Upload, opacity_slider
 from segdemo.ui.model_tab import ModelTab, progress_callback
 from segdemo.ui.photos import load_photo, photo_stem
@@ -44,18 +47,21 @@ def segment_semantic(
         overlay, legend, mask, cut-out on black, transparent cut-out: PNG images and legend HTML
     """
     image, note = load_photo(photo)
-    seg = cached(
-        "semantic",
-        image,
-        (variant,),
-        lambda: semantic.segment(image, variant, progress=progress_callback(progress)),
-    )
+    seg = semantic_result(image, variant, progress_callback(progress))
     image = image.to(seg.device)
     default = [s.label for s in seg.segments if s.label != semantic.BACKGROUND]
     picker, value = picker_update(seg, picked, default)
     state = {"image": image, "seg": seg, "stem": photo_stem(photo)}
     values = view_values(image, seg, selected_ids(seg, value), alpha)
     return (status_line(seg, note), picker, *values, state)
+
+
+def semantic_result(image: torch.Tensor, variant: str, progress: Progress | None) -> Segmentation:
+    """DeepLabV3's result for ``image`` from the shared cache (computed once per photo and
+    variant, whichever tab asks)."""
+    return cached(
+        "semantic", image, (variant,), lambda: semantic.segment(image, variant, progress=progress)
+    )
 
 
 def build() -> None:

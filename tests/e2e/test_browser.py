@@ -189,3 +189,33 @@ def test_the_download_button_gives_the_results_zip(page) -> None:
     with zipfile.ZipFile(io.BytesIO(response.body())) as archive:
         names = archive.namelist()
     assert {"README.txt", "chelsea.ids.png", "chelsea.cutout.png"} <= set(names)
+
+
+def test_the_compare_tab_shows_three_overlays_after_a_run(page) -> None:
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("img[src*='chelsea.png']:visible").first.click()
+    page.locator("button.primary:visible", has_text="Compare").click()
+    page.locator("p:visible", has_text="Click a segment in any overlay").first.wait_for(
+        timeout=240_000
+    )
+    blocks = page.locator(
+        ".block:visible", has=page.get_by_text("click a segment to pick its class")
+    )
+    assert blocks.count() == 3
+    sources = [block.locator("img").first.get_attribute("src") for block in blocks.all()]
+    assert all(src and src.endswith(".png") for src in sources) and len(set(sources)) == 3
+    for kind in ("Semantic:", "Instance:", "Panoptic:"):
+        assert page.locator("p:visible", has_text=kind).count() >= 1
+    assert page.locator(".toast-message-text").count() == 0
+
+
+def test_an_evaluation_of_the_ground_truth_example_shows_the_metrics(page) -> None:
+    page.locator("img[src*='chelsea.png']").first.click()
+    page.get_by_test_id("cell-0-1").get_by_text("0.003922").wait_for(timeout=60_000)
+    page.get_by_text("Score a model against this annotation").click()
+    page.get_by_role("button", name="Score", exact=True).click()
+    line = page.locator("p:visible", has_text="pixel accuracy")
+    line.wait_for(timeout=180_000)
+    assert re.search(r"mIoU (\d\.\d{3}|—) · pixel accuracy \d\.\d{3}", line.inner_text())
+    assert page.get_by_text("true positive: the right class").count() >= 1
+    assert page.locator(".toast-message-text").count() == 0

@@ -19,7 +19,8 @@ from tests.e2e.conftest import EXAMPLES, served
 
 pytestmark = pytest.mark.e2e
 MCP_PATH = "gradio_api/mcp/"
-TOOLS = {"show_ground_truth", "segment_semantic", "segment_instance", "segment_panoptic"}
+TASK_TOOLS = {"show_ground_truth", "segment_semantic", "segment_instance", "segment_panoptic"}
+TOOLS = TASK_TOOLS | {"compare_kinds"}
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +58,16 @@ async def ignore_progress(progress: float, total: float | None, message: str | N
     """A progress callback: its presence makes the client send a progress token."""
 
 
-def test_the_four_tasks_are_the_tools_with_described_typed_inputs(mcp_url) -> None:
+def test_the_tasks_and_the_comparison_are_the_tools_with_described_typed_inputs(mcp_url) -> None:
     tools = {tool.name: tool for tool in asyncio.run(session_calls(mcp_url))}
-    assert set(tools) == TOOLS  # no render, click or download event
+    assert set(tools) == TOOLS  # no render, click, download or evaluate event
     for tool in tools.values():
         properties = tool.inputSchema["properties"]
         assert tool.description and "Returns:" in tool.description
         assert properties and all(p.get("description") for p in properties.values()), tool.name
         assert properties["photo"]["type"] == "string" and "photo" in tool.inputSchema["required"]
+    for name in TASK_TOOLS:
+        properties = tools[name].inputSchema["properties"]
         assert properties["alpha"] == {
             "type": "number",
             "minimum": 0,
