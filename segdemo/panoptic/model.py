@@ -2,9 +2,11 @@
 
 One :class:`~segdemo.models.ModelFamily` holds the checkpoints' models, built lazily once per
 (checkpoint, device, weights mode, architecture): ``SEGDEMO_WEIGHTS=random`` builds the
-checkpoint's architecture with seeded random weights and the shipped label list, and
-``SEGDEMO_PANOPTIC_ARCH=tiny`` (random weights only) a tiny one, for tests. Pretrained weights
-come from the local model store through :func:`segdemo.hub.load_pretrained` (safetensors only).
+checkpoint's architecture with seeded random weights (their heads made decisive by
+:func:`~segdemo.panoptic.untrained.make_decisive`, so that photos get segments) and the shipped
+label list, and ``SEGDEMO_PANOPTIC_ARCH=tiny`` (random weights only) a tiny one, for tests.
+Pretrained weights come from the local model store through :func:`segdemo.hub.load_pretrained`
+(safetensors only).
 
 :func:`segment` has the adapters' common shape (see :mod:`segdemo.tasks`): image, checkpoint,
 then ``device``, ``progress`` and the task's options ``threshold`` and ``working_size``.
@@ -40,6 +42,7 @@ from segdemo.panoptic.checkpoints import (
     shipped_labels,
 )
 from segdemo.panoptic.postprocess import THRESHOLD, postprocess
+from segdemo.panoptic.untrained import make_decisive
 from segdemo.result import Segmentation
 from segdemo.weights import weights_mode
 
@@ -79,6 +82,7 @@ def _build(spec: Checkpoint, device: torch.device) -> Loaded:
         config = random_config(spec.repo_id, tiny=architecture() == "tiny")
         with seeded():
             model = Mask2FormerForUniversalSegmentation(config)
+            make_decisive(model)
         processor = Mask2FormerImageProcessor(size_divisor=SIZE_DIVISOR)
     else:
         title = f"{_title(spec)} panoptic"
