@@ -11,16 +11,23 @@ Lines (``{size}`` is ``1080p``, ``4k``, or ``HxW`` under ``--size``):
   (50 at 1080p) and ``meets_target``.
 - ``panoptic_model_{size}`` (1080p only unless ``--size``): :func:`segdemo.panoptic.segment`
   with the default checkpoint's architecture (Swin-T) against transformers' own pipeline on the
-  same model (its processor, the forward, ``post_process_panoptic_segmentation``). Extra: the
-  median stage timings of ``segment`` (``preprocess_ms``, ``model_ms``, ``postprocess_ms``).
-  Slow on a CPU: 3 repeats by default, 1 with ``--quick``.
+  same model (its processor, the forward, ``post_process_panoptic_segmentation``), end to end on
+  a shipped photo (``rocket.jpg``) stretched to the frame size. Both must find segments and
+  agree, or the line fails. Extra: ``segments`` (ours) and ``baseline_segments``; the median
+  stage timings of ``segment`` (``preprocess_ms``, ``model_ms``, ``postprocess_ms``);
+  ``same_segments`` and ``agreement`` (share of pixels with the same id) of the two
+  post-processings of the same forward output without fusion, since transformers' fused
+  numbering can give two segments one id (after a fused stuff query it carries on counting from
+  the earlier segment's id). Slow on a CPU: 3 repeats by default, 1 with ``--quick``.
 - ``panoptic_model_{size}_ws800``: the same at working size 800, without a baseline; about four
   times the pixels of the stock 384, so it runs only when asked for by name (``--only ws800``).
 
 The models run on ``--device`` (passed to ``load`` and ``segment``; the environment is left
 alone).
 
-Random weights unless SEGDEMO_WEIGHTS says otherwise: speed does not depend on the values.
+Random weights unless SEGDEMO_WEIGHTS says otherwise: the model's speed does not depend on the
+values, and random Mask2Former weights give photos segments (see
+:mod:`segdemo.panoptic.untrained`), so both post-processings work on real output.
 """
 
 from __future__ import annotations
@@ -29,12 +36,15 @@ import argparse
 import math
 import statistics
 import types
+from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from segdemo import panoptic, weights
 from segdemo.bench.timing import frame_sizes, median_ms, repeats, report, wants
+from segdemo.images import load_image
 from segdemo.panoptic.datasets import COCO_PANOPTIC
 from segdemo.result import Segmentation
 
@@ -42,6 +52,9 @@ MODEL_SIZES = ("1080p",)
 TARGET_MS = {"1080p": 50.0}
 QUERIES = 100
 BASELINE = "transformers.post_process_panoptic_segmentation"
+#: The shipped photo the model lines run on (stretched to the frame size).
+BENCH_PHOTO = "rocket.jpg"
+EXAMPLES = Path(__file__).resolve().parents[2] / "assets" / "examples"
 
 NAMES = tuple(c.name for c in COCO_PANOPTIC)
 THING = tuple(c.is_thing for c in COCO_PANOPTIC)
@@ -196,16 +209,50 @@ def _post(args: argparse.Namespace, label: str, height: int, width: int) -> None
     report(f"panoptic_post_{label}", ms, baseline=BASELINE, baseline_ms=baseline_ms, **extra)
 
 
-def _photo(height: int, width: int, seed: int = 0) -> torch.Tensor:
-    """A uint8 [3,H,W] frame: sky-to-ground gradient, a few blocks, sensor-like noise."""
-    g = torch.Generator().manual_seed(seed)
-    y = torch.linspace(0, 1, height).view(-1, 1)
-    x = torch.linspace(0, 1, width).view(1, -1)
-    block = ((y > 0.5) & (y < 0.8) & (((x * 6) % 1) < 0.5)).float()
-    sky = (220 - 150 * y).expand(height, width)
-    image = torch.stack([90 + 100 * y + 80 * block, 140 + 40 * y - 60 * block, sky])
-    image += 8 * torch.randn(3, height, width, generator=g)
-    return image.clamp(0, 255).to(torch.uint8)
+def _photo(height: int, width: int, name: str = BENCH_PHOTO) -> torch.Tensor:
+    """A uint8 [3,H,W] frame: the shipped photo ``name`` stretched (bilinear) to H×W."""
+    image = load_image(EXAMPLES / name)[None].float()
+    frame = F.interpolate(image, size=(height, width), mode="bilinear", align_corners=False)
+    return frame[0].round_().clamp_(0, 255).to(torch.uint8)
+
+
+def agreement(
+    loaded: panoptic.Loaded, image: torch.Tensor, size: tuple[int, int]
+) -> dict[str, Any]:
+    """Our post-processing against transformers' on one forward output of ``image``, unfused.
+
+    Raises AssertionError when either finds no segment or they disagree: a speedup over an
+    empty or a different answer means nothing.
+    """
+    inputs = loaded.processor(
+        images=image,
+        return_tensors="pt",
+        device=image.device,
+        size={
+            "shortest_edge": panoptic.DEFAULT_WORKING_SIZE,
+            "longest_edge": panoptic.LONGEST_EDGE,
+        },
+    )
+    with torch.inference_mode():
+        outputs = loaded.model(pixel_values=inputs["pixel_values"].to(image.device))
+    mine = panoptic.postprocess(
+        outputs.class_queries_logits[0],
+        outputs.masks_queries_logits[0],
+        target_size=size,
+        categories=loaded.categories,
+        is_thing=loaded.is_thing,
+    )
+    ref = loaded.processor.post_process_panoptic_segmentation(
+        outputs, label_ids_to_fuse=set(), target_sizes=[size]
+    )[0]
+    ref_ids = ref["segmentation"].to(device=mine.ids.device, dtype=torch.int32)
+    same = {s.id: s.category_id for s in mine.segments} == {
+        s["id"]: s["label_id"] for s in ref["segments_info"]
+    }
+    share = (mine.ids == ref_ids).float().mean().item()
+    assert len(mine) > 0 and ref["segments_info"], "the model found no segment to compare"
+    assert same and share >= 0.999, f"ours and transformers' disagree ({same=}, {share=:.4f})"
+    return {"same_segments": same, "agreement": round(share, 6)}
 
 
 def _model(args: argparse.Namespace, label: str, height: int, width: int) -> None:
@@ -226,6 +273,7 @@ def _model(args: argparse.Namespace, label: str, height: int, width: int) -> Non
         "weights": weights.weights_mode(),
         "architecture": panoptic.architecture(),
         "checkpoint": key,
+        **agreement(loaded, image, (height, width)),
     }
     for name in asked:
         working = names[name]
@@ -256,7 +304,9 @@ def _model(args: argparse.Namespace, label: str, height: int, width: int) -> Non
             report(name, total, **extra)
             continue
 
-        def baseline() -> None:
+        baseline_segments: list[int] = []
+
+        def baseline(baseline_segments: list[int] = baseline_segments) -> None:
             inputs = loaded.processor(
                 images=image,
                 return_tensors="pt",
@@ -268,11 +318,14 @@ def _model(args: argparse.Namespace, label: str, height: int, width: int) -> Non
             )
             with torch.inference_mode():
                 outputs = loaded.model(pixel_values=inputs["pixel_values"].to(device))
-            loaded.processor.post_process_panoptic_segmentation(
+            ref = loaded.processor.post_process_panoptic_segmentation(
                 outputs, label_ids_to_fuse=set(loaded.stuff_ids), target_sizes=[(height, width)]
-            )
+            )[0]
+            baseline_segments[:] = [len(ref["segments_info"])]
 
         baseline_ms = median_ms(baseline, repeat=repeat, warmup=warmup, device=device)
+        assert segments[0] > 0 and baseline_segments[0] > 0, "a pipeline found no segment"
+        extra["baseline_segments"] = baseline_segments[0]
         report(
             name,
             total,
