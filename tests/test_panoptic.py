@@ -1,9 +1,9 @@
 """Panoptic segmentation: post-processing against transformers on crafted outputs, the adapter.
 
-Random weights give class scores near 1/134, so nothing would pass the threshold: the
-post-processing is tested on crafted model outputs with known answers, the adapter on a tiny
-random model whose class head is sharpened (:func:`sharpen`) so that its queries do pass, and
-every comparison of id maps first asserts that they are neither empty nor uniform.
+The post-processing is tested on crafted model outputs with known answers and on the real
+outputs of random-weight models on the shipped photos (random Mask2Former weights are made
+decisive, :mod:`segdemo.panoptic.untrained`, so photos get segments); every comparison of id
+maps first asserts that they are neither empty nor uniform.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import math
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights
 from transformers import Mask2FormerForUniversalSegmentation, Mask2FormerImageProcessor
 
 from segdemo import panoptic
+from segdemo.images import load_image
 from segdemo.panoptic import CHECKPOINTS, DEFAULT_CHECKPOINT, postprocess, segment
 from segdemo.panoptic.datasets import (
     ADE20K_PANOPTIC,
@@ -32,6 +33,7 @@ from segdemo.panoptic.datasets import (
 from segdemo.panoptic.postprocess import _CANDIDATES, _axis, _stage_grid, _winners_in
 from segdemo.result import Segmentation
 from segdemo.weights import WeightsUnavailable
+from tests.e2e.conftest import EXAMPLES
 from tests.helpers import DEVICES, assert_varied
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
@@ -439,28 +441,14 @@ def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEGDEMO_DEVICE", "cpu")
 
 
-def sharpen(loaded: panoptic.Loaded, factor: float = 100.0) -> None:
-    """Scale the class head of a (random) model so that its class scores are near 1.
-
-    Random weights give every class about 1/134, so nothing passes a threshold and, since the
-    mask probabilities are weighted by the score, no pixel passes the mask threshold either: a
-    low ``threshold`` alone still gives an empty result. A sharp class head gives segments.
-    """
-    with torch.no_grad():
-        loaded.model.class_predictor.weight.mul_(factor)
-        loaded.model.class_predictor.bias.mul_(factor)
-
-
 @pytest.fixture
-def sharp(tiny: None) -> Iterator[panoptic.Loaded]:
-    """The tiny random model on the CPU, sharpened, in the cache; forgotten afterwards."""
+def tiny_model(tiny: None) -> Iterator[panoptic.Loaded]:
+    """The tiny random model on the CPU, freshly built; forgotten afterwards."""
     panoptic.unload()
-    loaded = panoptic.load(device="cpu")
-    sharpen(loaded)
     try:
-        yield loaded
+        yield panoptic.load(device="cpu")
     finally:
-        panoptic.unload()  # no other test may meet the changed model
+        panoptic.unload()
 
 
 def _image(height: int = 60, width: int = 90) -> torch.Tensor:
@@ -468,16 +456,95 @@ def _image(height: int = 60, width: int = 90) -> torch.Tensor:
     return torch.randint(0, 256, (3, height, width), dtype=torch.uint8, generator=g)
 
 
-def test_segment_full_path_matches_transformers(sharp):
-    captured = []
-    hook = sharp.model.register_forward_hook(lambda module, args, out: captured.append(out))
-    seen: list[tuple[float, str]] = []
+def _photo(name: str = "rocket.jpg") -> torch.Tensor:
+    return load_image(EXAMPLES / name)
+
+
+PHOTOS = ["astronaut.jpg", "chelsea.png", "rocket.jpg"]
+
+
+def fused_reference(ref_ids: torch.Tensor, ref_info: list[dict], stuff: Collection[int]):
+    """transformers' unfused answer with the stuff of one class fused as its docs say.
+
+    transformers' own fused numbering can give two segments one id (after fusing a stuff query
+    into an earlier segment it counts on from that segment's id), so the fused comparison is
+    against this: segments renumbered 1, 2, … in order, a stuff class's segments sharing the id
+    of its first.
+    """
+    lut = torch.zeros(len(ref_info) + 1, dtype=torch.int32)
+    info: list[dict] = []
+    first: dict[int, int] = {}
+    for s in ref_info:
+        label = s["label_id"]
+        if label in first:
+            lut[s["id"]] = first[label]
+            continue
+        info.append({"id": len(info) + 1, "label_id": label})
+        lut[s["id"]] = len(info)
+        if label in stuff:
+            first[label] = len(info)
+    return lut[ref_ids.long()], info
+
+
+@pytest.mark.parametrize("arch", ["tiny", "checkpoint"])
+def test_random_weights_give_segments_on_every_shipped_photo(tiny, monkeypatch, arch):
+    monkeypatch.setenv("SEGDEMO_PANOPTIC_ARCH", arch)
+    panoptic.unload()
     try:
-        result = segment(_image(), progress=lambda f, m: seen.append((f, m)))
+        for name in PHOTOS:
+            result = segment(_photo(name))
+            assert len(result) >= 3, f"{name}: {len(result)} segments"
+            assert_varied(result.ids, name)
+            assert any(s.is_thing for s in result.segments), name
+            # most of the photo is covered, by several segments of a fair size
+            assert (result.ids > 0).float().mean().item() > 0.5, name
+            areas = sorted(int((result.ids == s.id).sum()) for s in result.segments)
+            assert areas[-3] > 0.01 * result.ids.numel(), name
+    finally:
+        panoptic.unload()
+
+
+def test_decisive_weights_change_only_the_heads(tiny):
+    """Same model class and parameters as transformers builds; only the heads' values differ,
+    so random weights run exactly the inference code of pretrained ones."""
+    from segdemo.models import seeded
+
+    config = panoptic.random_config(DEFAULT_CHECKPOINT, tiny=True)
+    with seeded():
+        plain = Mask2FormerForUniversalSegmentation(config).state_dict()
+    panoptic.unload()
+    try:
+        model = panoptic.load(device="cpu").model
+        assert type(model) is Mask2FormerForUniversalSegmentation
+        built = model.state_dict()
+    finally:
+        panoptic.unload()
+    assert built.keys() == plain.keys()
+    changed = {k for k in plain if not torch.equal(plain[k], built[k])}
+    heads = (
+        "class_predictor.",
+        "pixel_level_module.decoder.mask_projection.",
+        "mask_predictor.mask_embedder.",
+        ".self_attn.out_proj.weight",
+        ".cross_attn.out_proj.weight",
+        ".fc2.weight",
+    )
+    assert changed and all(any(h in k for h in heads) for k in changed), sorted(changed)
+    assert not any("backbone" in k or "encoder" in k for k in changed)
+
+
+def test_segment_full_path_matches_transformers(tiny_model):
+    captured = []
+    hook = tiny_model.model.register_forward_hook(lambda module, args, out: captured.append(out))
+    seen: list[tuple[float, str]] = []
+    image = _photo()
+    size = (int(image.shape[1]), int(image.shape[2]))
+    try:
+        result = segment(image, progress=lambda f, m: seen.append((f, m)))
     finally:
         hook.remove()
     assert isinstance(result, Segmentation) and result.task == "panoptic"
-    assert result.size == (60, 90) and result.ids.dtype == torch.int32
+    assert result.size == size and result.ids.dtype == torch.int32
     assert result.categories == NAMES
     assert len(result) > 0
     assert_varied(result.ids)
@@ -487,32 +554,63 @@ def test_segment_full_path_matches_transformers(sharp):
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert not any(m.startswith("Loading") for _, m in seen)  # the model was built already
 
-    # the same forward output through transformers' post-processing: at the default thresholds,
-    # and at 0 (every query that wins a pixel becomes a segment: compares the winner maps)
+    # the same forward output through transformers' post-processing: at the default thresholds
+    # (unfused, and fused against transformers' unfused answer fused as documented), and at 0
+    # (every query that wins a pixel becomes a segment: compares the winner maps)
     (out,) = captured
-    for kw in ({}, {"threshold": 0.0, "mask_threshold": 0.0, "overlap_threshold": 0.0}):
+    for fuse, kw in (
+        (False, {}),
+        (True, {}),
+        (False, {"threshold": 0.0, "mask_threshold": 0.0, "overlap_threshold": 0.0}),
+    ):
         mine = postprocess(
             out.class_queries_logits[0],
             out.masks_queries_logits[0],
-            target_size=(60, 90),
-            label_ids_to_fuse=sharp.stuff_ids,
-            categories=sharp.categories,
-            is_thing=sharp.is_thing,
+            target_size=size,
+            label_ids_to_fuse=tiny_model.stuff_ids if fuse else (),
+            categories=tiny_model.categories,
+            is_thing=tiny_model.is_thing,
             **kw,
         )
         ref_kw = {
             "overlap_mask_area_threshold" if k == "overlap_threshold" else k: v
             for k, v in kw.items()
         }
-        ref = sharp.processor.post_process_panoptic_segmentation(
-            out, label_ids_to_fuse=set(sharp.stuff_ids), target_sizes=[(60, 90)], **ref_kw
+        ref = tiny_model.processor.post_process_panoptic_segmentation(
+            out, label_ids_to_fuse=set(), target_sizes=[size], **ref_kw
         )[0]
-        assert_agrees(mine, (ref["segmentation"].to(torch.int32), ref["segments_info"]))
-        if not kw:
-            assert torch.equal(mine.ids, result.ids)
+        reference = (ref["segmentation"].to(torch.int32), ref["segments_info"])
+        if fuse:
+            reference = fused_reference(*reference, tiny_model.stuff_ids)
+            assert torch.equal(mine.ids, result.ids) and mine.segments == result.segments
+        assert_agrees(mine, reference)
 
 
-def test_segment_extras(sharp):
+def test_checkpoint_architecture_matches_transformers_on_the_photos(tiny, monkeypatch):
+    monkeypatch.setenv("SEGDEMO_PANOPTIC_ARCH", "checkpoint")
+    panoptic.unload()
+    try:
+        loaded = panoptic.load(device="cpu")
+        for name in PHOTOS:
+            image = _photo(name)
+            size = (int(image.shape[1]), int(image.shape[2]))
+            inputs = loaded.processor(
+                images=image, return_tensors="pt", size={"shortest_edge": 384, "longest_edge": 1333}
+            )
+            with torch.inference_mode():
+                out = loaded.model(pixel_values=inputs["pixel_values"])
+            ref = loaded.processor.post_process_panoptic_segmentation(
+                out, label_ids_to_fuse=set(), target_sizes=[size]
+            )[0]
+            reference = fused_reference(
+                ref["segmentation"].to(torch.int32), ref["segments_info"], loaded.stuff_ids
+            )
+            assert_agrees(segment(image), reference)
+    finally:
+        panoptic.unload()
+
+
+def test_segment_extras(tiny_model):
     result = segment(_image(), threshold=0.6, device="cpu")
     assert set(result.extras) == EXTRAS
     timings = result.extras["timings_ms"]
@@ -533,24 +631,25 @@ def test_loading_is_reported_only_when_the_model_is_built(tiny):
     assert seen[-1][0] == 1.0
 
 
-def test_segment_working_size_and_cache(sharp):
-    first = segment(_image(50, 40), working_size=128, device="cpu")
-    assert first.extras["model_input"] == (160, 128) and first.size == (50, 40)
+def test_segment_working_size_and_cache(tiny_model):
+    image = _photo("chelsea.png")
+    first = segment(image, working_size=128, device="cpu")
+    assert first.extras["model_input"] == (128, 192) and first.size == (300, 451)
+    assert len(first) > 0
     assert_varied(first.ids)
     assert panoptic.is_loaded(DEFAULT_CHECKPOINT, "cpu")
-    assert panoptic.load(device="cpu") is sharp  # the cached model, not a new one
-    again = segment(_image(50, 40), working_size=128, device="cpu")
-    assert_varied(again.ids)
+    assert panoptic.load(device="cpu") is tiny_model  # the cached model, not a new one
+    again = segment(image, working_size=128, device="cpu")
     assert torch.equal(first.ids, again.ids) and first.segments == again.segments
 
-    # a rebuilt model has the same (seeded) weights: the same answer
+    # a rebuilt model has the same (seeded) weights, decisive heads included: the same answer
     panoptic.unload()
     assert not panoptic.is_loaded(DEFAULT_CHECKPOINT, "cpu")
     rebuilt = panoptic.load(device="cpu")
-    assert rebuilt is not sharp
-    sharpen(rebuilt)
-    third = segment(_image(50, 40), working_size=128, device="cpu")
-    assert_varied(third.ids)
+    assert rebuilt is not tiny_model
+    for name, tensor in tiny_model.model.state_dict().items():
+        assert torch.equal(rebuilt.model.state_dict()[name], tensor), name
+    third = segment(image, working_size=128, device="cpu")
     assert torch.equal(first.ids, third.ids) and first.segments == third.segments
 
 
