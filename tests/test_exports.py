@@ -273,22 +273,21 @@ def test_real_instance_output_round_trips(monkeypatch, tmp_path):
 
 
 def test_real_panoptic_output_round_trips(monkeypatch):
-    """The tiny random Mask2Former with a sharpened class head gives real, non-empty segments."""
+    """The tiny random Mask2Former gives a shipped photo real segments, things and stuff."""
     from segdemo import panoptic
-    from tests.test_panoptic import sharpen
+    from segdemo.images import load_image
+    from segdemo.panoptic.datasets import DATASETS
+    from tests.e2e.conftest import EXAMPLES
 
     monkeypatch.setenv("SEGDEMO_WEIGHTS", "random")
     monkeypatch.setenv("SEGDEMO_PANOPTIC_ARCH", "tiny")
-    image = torch.randint(
-        0, 256, (3, 60, 90), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
-    )
     panoptic.unload()
     try:
-        sharpen(panoptic.load(device="cpu"))
-        seg = panoptic.segment(image, device="cpu")
+        seg = panoptic.segment(load_image(EXAMPLES / "rocket.jpg"), device="cpu")
     finally:
-        panoptic.unload()  # no other test may meet the changed model
-    assert len(seg) >= 1
+        panoptic.unload()
+    assert len(seg) >= 3
+    assert {s.is_thing for s in seg.segments} == {True, False}
     assert_varied(seg.ids)
     data, pngs = exports.coco_panoptic([PhotoEntry(1, "r.png", seg)], ["r.png"])
     rgb = np.asarray(Image.open(io.BytesIO(exports.png_bytes(pngs[0])))).astype(np.int64)
@@ -298,4 +297,14 @@ def test_real_panoptic_output_round_trips(monkeypatch):
     infos = data["annotations"][0]["segments_info"]
     areas = seg.areas()
     assert [i["id"] for i in infos] == [s.id for s in seg.segments if areas[s.id]]
-    assert all(i["area"] == areas[i["id"]] for i in infos)
+    dataset = DATASETS["coco"]
+    for info, s in zip(infos, seg.segments, strict=True):
+        ys, xs = np.nonzero(seg.ids.numpy() == s.id)
+        assert info["area"] == areas[s.id] == len(ys)
+        assert info["bbox"] == [
+            xs.min(),
+            ys.min(),
+            xs.max() - xs.min() + 1,
+            ys.max() - ys.min() + 1,
+        ]
+        assert info["category_id"] == dataset[s.category_id].dataset_id
