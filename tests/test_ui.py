@@ -32,6 +32,7 @@ from segdemo.ui import (
     groundtruth_tab,
     inputs,
     instance_tab,
+    panoptic_tab,
     photos,
     picking,
     semantic_tab,
@@ -557,6 +558,42 @@ def test_the_instance_download_applies_the_filters_and_the_picks() -> None:
     assert [a["score"] for a in coco["annotations"]] == [pytest.approx(0.9)]
     picked = (expected.ids == 1).numpy()
     assert np.array_equal(image_of(files["street.cutout.png"])[..., 3] > 0, picked)
+
+
+def test_the_panoptic_tab_shows_and_downloads_real_segments(monkeypatch) -> None:
+    """The tiny random Mask2Former on a shipped photo: real things and stuff, end to end."""
+    from segdemo import panoptic
+
+    monkeypatch.setenv("SEGDEMO_WEIGHTS", "random")
+    monkeypatch.setenv("SEGDEMO_PANOPTIC_ARCH", "tiny")
+    monkeypatch.setattr(session, "RESULTS", ResultCache(capacity=8))
+    panoptic.unload()
+    try:
+        status, rows, _, overlay, legend, mask, _, cutout, state = panoptic_tab.segment_panoptic(
+            PHOTO, COCO_TINY, 384, [], 0.5
+        )
+    finally:
+        panoptic.unload()
+    seg = state["seg"]
+    assert len(seg) >= 3 and f"{len(seg)} segments" in status
+    assert_varied(seg.ids, "the panoptic id map")
+    assert [row[0] for row in rows] == [s.label for s in seg.segments]
+    assert {row[1] for row in rows} == {"thing", "stuff"}
+    assert all(s.label.split(" · ")[0] in legend for s in seg.segments)
+    photo = np.array(Image.open(PHOTO).convert("RGB"))
+    assert pixels(overlay).shape == photo.shape and not np.array_equal(pixels(overlay), photo)
+    # nothing picked: the things are cut out
+    things = np.isin(seg.ids.numpy(), [s.id for s in seg.segments if s.is_thing])
+    assert_varied(things, "the things")
+    assert np.array_equal(pixels(mask) > 0, things)
+    assert np.array_equal(pixels(cutout)[..., 3] > 0, things)
+
+    files = read_zip(downloads.download_result(state, [], 0.5))
+    assert np.array_equal(image_of(files["chelsea.ids.png"]), seg.ids.numpy())
+    rgb = image_of(files["chelsea.coco_panoptic.png"]).astype(np.int64)
+    assert np.array_equal(rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2], seg.ids.numpy())
+    (annotation,) = json.loads(files["chelsea.coco_panoptic.json"])["annotations"]
+    assert [i["id"] for i in annotation["segments_info"]] == [s.id for s in seg.segments]
 
 
 @pytest.mark.parametrize(
