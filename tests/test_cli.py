@@ -437,6 +437,54 @@ def test_real_instance_run_writes_coco_instances(tmp_path: Path) -> None:
         assert ann["score"] == row["score"] and ann["category_id"] == row["category_id"]
 
 
+def test_real_panoptic_run_writes_coco_panoptic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tiny random Mask2Former on two shipped photos: real segments, written as the adapter
+    gives them and as COCO panoptic PNGs and JSON."""
+    import shutil
+
+    from segdemo import panoptic
+    from segdemo.images import load_image
+    from segdemo.panoptic.datasets import DATASETS
+    from tests.e2e.conftest import EXAMPLES
+
+    monkeypatch.setenv("SEGDEMO_PANOPTIC_ARCH", "tiny")
+    monkeypatch.setenv("SEGDEMO_DEVICE", "cpu")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("chelsea.png", "rocket.jpg"):
+        shutil.copy(EXAMPLES / name, folder / name)
+    out = tmp_path / "out"
+    panoptic.unload()
+    try:
+        argv = ["segment", str(folder), "--task", "panoptic", "--format", "coco-panoptic"]
+        assert cli.main([*argv, "--no-cutouts", "--out", str(out)]) == 0
+        expected = {p.stem: panoptic.segment(load_image(p)) for p in sorted(folder.iterdir())}
+    finally:
+        panoptic.unload()
+
+    data = json.loads((out / "coco_panoptic.json").read_text())
+    assert [a["file_name"] for a in data["annotations"]] == ["chelsea.png", "rocket.png"]
+    dataset = DATASETS["coco"]
+    for annotation in data["annotations"]:
+        stem = annotation["file_name"].removesuffix(".png")
+        seg, ids = expected[stem], read_ids(out, stem)
+        assert len(seg) >= 3 and {s.is_thing for s in seg.segments} == {True, False}
+        np.testing.assert_array_equal(ids, seg.ids.numpy())
+        rgb = np.asarray(Image.open(out / "coco_panoptic" / f"{stem}.png")).astype(np.int64)
+        np.testing.assert_array_equal(rgb[..., 0] + 256 * rgb[..., 1] + 256**2 * rgb[..., 2], ids)
+        rows = read_table(out, stem)
+        assert [r["label"] for r in rows] == [s.label for s in seg.segments]
+        infos = annotation["segments_info"]
+        assert [i["id"] for i in infos] == [r["id"] for r in rows if r["area"] > 0]
+        for info in infos:
+            assert info["area"] == (ids == info["id"]).sum()
+            segment = seg.segment(info["id"])
+            assert info["category_id"] == dataset[segment.category_id].dataset_id
+    no_temporary_files(out)
+
+
 @pytest.mark.parametrize(
     ("task", "dataset_png"),
     [("semantic", "voc/{}.png"), ("instance", None), ("panoptic", "coco_panoptic/{}.png")],
