@@ -446,8 +446,8 @@ def test_real_panoptic_run_writes_coco_panoptic(
 
     from segdemo import panoptic
     from segdemo.images import load_image
-    from segdemo.panoptic.datasets import DATASETS
     from tests.e2e.conftest import EXAMPLES
+    from tests.test_exports import assert_segments_info
 
     monkeypatch.setenv("SEGDEMO_PANOPTIC_ARCH", "tiny")
     monkeypatch.setenv("SEGDEMO_DEVICE", "cpu")
@@ -466,7 +466,6 @@ def test_real_panoptic_run_writes_coco_panoptic(
 
     data = json.loads((out / "coco_panoptic.json").read_text())
     assert [a["file_name"] for a in data["annotations"]] == ["chelsea.png", "rocket.png"]
-    dataset = DATASETS["coco"]
     for annotation in data["annotations"]:
         stem = annotation["file_name"].removesuffix(".png")
         seg, ids = expected[stem], read_ids(out, stem)
@@ -476,12 +475,7 @@ def test_real_panoptic_run_writes_coco_panoptic(
         np.testing.assert_array_equal(rgb[..., 0] + 256 * rgb[..., 1] + 256**2 * rgb[..., 2], ids)
         rows = read_table(out, stem)
         assert [r["label"] for r in rows] == [s.label for s in seg.segments]
-        infos = annotation["segments_info"]
-        assert [i["id"] for i in infos] == [r["id"] for r in rows if r["area"] > 0]
-        for info in infos:
-            assert info["area"] == (ids == info["id"]).sum()
-            segment = seg.segment(info["id"])
-            assert info["category_id"] == dataset[segment.category_id].dataset_id
+        assert_segments_info(annotation["segments_info"], seg)
     no_temporary_files(out)
 
 

@@ -145,6 +145,27 @@ def test_segments_that_won_no_pixel_are_not_annotations():
 # --------------------------------------------------------------------------- COCO panoptic
 
 
+def assert_segments_info(infos: list[dict], seg: Segmentation) -> None:
+    """COCO panoptic ``segments_info`` of ``seg``: each segment with pixels, in order, with its
+    id, the dataset's category id, area, box [x, y, w, h] and iscrowd 0."""
+    from segdemo.panoptic.datasets import DATASETS
+
+    dataset = DATASETS["coco"]
+    areas = seg.areas()
+    shown = [s for s in seg.segments if areas[s.id]]
+    assert [i["id"] for i in infos] == [s.id for s in shown]
+    for info, s in zip(infos, shown, strict=True):
+        ys, xs = np.nonzero(seg.ids.numpy() == s.id)
+        box = [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
+        assert info == {
+            "id": s.id,
+            "category_id": dataset[s.category_id].dataset_id,
+            "area": len(ys),
+            "bbox": box,
+            "iscrowd": 0,
+        }
+
+
 def test_coco_panoptic_png_and_json_follow_the_published_format():
     from segdemo.panoptic.datasets import DATASETS
 
@@ -159,17 +180,8 @@ def test_coco_panoptic_png_and_json_follow_the_published_format():
     dataset = DATASETS["coco"]
     cats = {c["id"]: c for c in data["categories"]}
     assert len(cats) == len(dataset) == 133
+    assert_segments_info(annotation["segments_info"], seg)
     for info, s in zip(annotation["segments_info"], seg.segments, strict=True):
-        expected = seg.ids.numpy() == s.id
-        ys, xs = np.nonzero(expected)
-        assert info["id"] == s.id and info["area"] == expected.sum() and info["iscrowd"] == 0
-        assert info["bbox"] == [
-            xs.min(),
-            ys.min(),
-            xs.max() - xs.min() + 1,
-            ys.max() - ys.min() + 1,
-        ]
-        assert info["category_id"] == dataset[s.category_id].dataset_id
         assert cats[info["category_id"]]["isthing"] == int(s.is_thing)
     assert cats[1]["name"] == "person" and cats[1]["isthing"] == 1
 
@@ -276,7 +288,6 @@ def test_real_panoptic_output_round_trips(monkeypatch):
     """The tiny random Mask2Former gives a shipped photo real segments, things and stuff."""
     from segdemo import panoptic
     from segdemo.images import load_image
-    from segdemo.panoptic.datasets import DATASETS
     from tests.e2e.conftest import EXAMPLES
 
     monkeypatch.setenv("SEGDEMO_WEIGHTS", "random")
@@ -294,17 +305,4 @@ def test_real_panoptic_output_round_trips(monkeypatch):
     np.testing.assert_array_equal(
         rgb[..., 0] + 256 * rgb[..., 1] + 256**2 * rgb[..., 2], seg.ids.numpy()
     )
-    infos = data["annotations"][0]["segments_info"]
-    areas = seg.areas()
-    assert [i["id"] for i in infos] == [s.id for s in seg.segments if areas[s.id]]
-    dataset = DATASETS["coco"]
-    for info, s in zip(infos, seg.segments, strict=True):
-        ys, xs = np.nonzero(seg.ids.numpy() == s.id)
-        assert info["area"] == areas[s.id] == len(ys)
-        assert info["bbox"] == [
-            xs.min(),
-            ys.min(),
-            xs.max() - xs.min() + 1,
-            ys.max() - ys.min() + 1,
-        ]
-        assert info["category_id"] == dataset[s.category_id].dataset_id
+    assert_segments_info(data["annotations"][0]["segments_info"], seg)
