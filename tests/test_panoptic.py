@@ -727,6 +727,7 @@ def test_bench_suite_prints_the_contract_keys(tiny, capsys):
     assert model["model_ms"] > 0 and model["device"] == "cpu"
     assert model["segments"] > 0 and model["baseline_segments"] > 0  # a shipped photo, real output
     assert model["same_segments"] is True and model["agreement"] >= 0.999
+    assert model["postprocess_ms"] > 0 and model["baseline_postprocess_ms"] > 0
 
 
 # --- pretrained loading through the store (offline, with a tiny checkpoint in a fake cache) ---
