@@ -125,7 +125,7 @@ def build() -> None:
                 label="Working size (short side the model sees: smaller is faster)",
             )
         with gr.Column():
-            shown = gr.Image(label="Live", type="numpy", height=360)
+            shown = gr.Image(label="Live", type="numpy", format=live.OUTPUT_FORMAT, height=360)
             fps = gr.Markdown(elem_id="live-fps")
             legend = gr.HTML()
     clock = gr.State({})
