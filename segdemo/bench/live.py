@@ -1,9 +1,9 @@
 """Benchmark suite "live": one webcam frame through the Live tab's work, per mode.
 
 Lines ``live_frame_{size}_{mode}`` (``{size}`` is width x height: ``640x480``, or ``--size
-HxW`` written as WxH): decode a JPEG frame (a webcam's), :func:`segdemo.live.process_frame`
-with LRASPP-MobileNetV3-Large at the Live tab's working size, and encode the result the way
-Gradio encodes the tab's output image (PIL, WebP, alpha kept). Target: ≤ 100 ms per frame
+HxW`` written as WxH): decode a JPEG frame (a webcam's) with PIL as Gradio does,
+:func:`segdemo.live.process_frame` with LRASPP-MobileNetV3-Large at the Live tab's working
+size, and encode the result as Gradio encodes the tab's output image (PIL, WebP, alpha kept). Target: ≤ 100 ms per frame
 (≥ 10 fps) on a CPU. ``model_ms`` is the adapter's own total (preprocess, model, postprocess).
 
 The baseline is the same frame with the adapter's default working size (the preset's 520-pixel
@@ -18,9 +18,9 @@ import argparse
 import io
 import statistics
 
+import numpy as np
 import torch
 from PIL import Image
-from torchvision.io import decode_jpeg, encode_jpeg
 
 from segdemo import live, semantic, weights
 from segdemo.bench.timing import median_ms, photo_like, report, wants
@@ -41,13 +41,16 @@ def run(args: argparse.Namespace) -> None:
 def _mode(args: argparse.Namespace, name: str, mode: str, height: int, width: int) -> None:
     device = torch.device(args.device)
     repeat = 1 if args.quick else (args.repeat or 9)
-    jpeg = encode_jpeg(photo_like(height, width), quality=85)
+    sent = io.BytesIO()
+    Image.fromarray(photo_like(height, width).permute(1, 2, 0).numpy()).save(sent, format="jpeg")
+    jpeg = sent.getvalue()
     background = photo_like(height, width, seed=1)
     default_size = semantic.get_variant(live.VARIANTS[0]).weights.transforms().resize_size[0]
     model_ms: list[float] = []
 
     def frame(working_size: int) -> None:
-        image = decode_jpeg(jpeg)
+        pixels = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
+        image = torch.from_numpy(pixels).permute(2, 0, 1)
         shown = live.process_frame(
             image, mode, background=background, working_size=working_size, device=device
         )
