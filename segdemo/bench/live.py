@@ -4,7 +4,8 @@ Lines ``live_frame_{size}_{mode}`` (``{size}`` is width x height: ``640x480``, o
 HxW`` written as WxH): decode a JPEG frame (a webcam's) with PIL as Gradio does,
 :func:`segdemo.live.process_frame` with LRASPP-MobileNetV3-Large at the Live tab's working
 size, and encode the result as Gradio encodes the tab's output image (PIL, WebP, alpha kept).
-Target: ≤ 100 ms per frame (≥ 10 fps) on a CPU. ``model_ms`` is the adapter's own total (preprocess, model, postprocess).
+Target: ≤ 100 ms per frame (≥ 10 fps) on a CPU. ``model_ms`` is the adapter's own total
+(preprocess, model, postprocess).
 
 The baseline is the same frame with the adapter's default working size (the preset's 520-pixel
 short side), so ``speedup`` is what the small working size buys. Runs of ours and of the
