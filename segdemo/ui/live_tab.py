@@ -9,6 +9,7 @@ concurrency group, so the model tabs' one-at-a-time queue keeps answering beside
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -27,7 +28,8 @@ is LRASPP-MobileNetV3-Large (made for mobile video) or DeepLabV3-MobileNetV3-Lar
 working size, so it keeps up on a CPU; frames that arrive while one is processed are dropped.
 """
 STREAM_EVERY = 0.1  # seconds between frames sent by the browser: at most 10 fps
-TIME_LIMIT = 60  # seconds a stream may run before it stops (press record again to go on)
+#: Seconds a stream may run before it stops (press Record again to go on).
+TIME_LIMIT = int(os.environ.get("SEGDEMO_LIVE_TIME_LIMIT", "60"))
 STREAM_CONCURRENCY = 2  # viewers streaming at once
 MODE_LABELS = {
     "overlay": "Overlay with legend",
