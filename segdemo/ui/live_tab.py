@@ -85,7 +85,7 @@ def live_options() -> dict[str, Any]:
 
 def _tensor(image: np.ndarray) -> torch.Tensor:
     """uint8 [3,H,W] from Gradio's uint8 [H,W,3] (or [H,W,4]: the alpha is dropped)."""
-    return torch.from_numpy(np.ascontiguousarray(image[..., :3])).permute(2, 0, 1)
+    return torch.tensor(image[..., :3]).permute(2, 0, 1)  # a copy: Gradio's array is read-only
 
 
 def _smoothed_fps(clock: dict[str, float], now: float) -> float:
