@@ -19,6 +19,7 @@ import torch
 
 from segdemo import live, semantic
 from segdemo.ui.errors import user_errors
+from segdemo.ui.session import session_state
 from segdemo.ui.view import legend_html
 
 INTRO = """
@@ -130,7 +131,7 @@ def build() -> None:
             shown = gr.Image(label="Live", type="numpy", format=live.OUTPUT_FORMAT, height=360)
             fps = gr.Markdown(elem_id="live-fps")
             legend = gr.HTML()
-    clock = gr.State({})
+    clock = session_state()
     camera.stream(
         user_errors(live_frame),
         inputs=[camera, variant, mode, classes, background, working_size, clock],
@@ -142,4 +143,5 @@ def build() -> None:
         concurrency_id="live",
         show_progress="hidden",
         api_name="live_frame",
+        api_visibility="undocumented",  # a browser's stream, not a tool or a public API
     )
