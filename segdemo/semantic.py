@@ -23,13 +23,16 @@ import torch
 import torch.nn.functional as F
 from torchvision.models import WeightsEnum
 from torchvision.models.segmentation import (
+    LRASPP,
     DeepLabV3,
     DeepLabV3_MobileNet_V3_Large_Weights,
     DeepLabV3_ResNet50_Weights,
     DeepLabV3_ResNet101_Weights,
+    LRASPP_MobileNet_V3_Large_Weights,
     deeplabv3_mobilenet_v3_large,
     deeplabv3_resnet50,
     deeplabv3_resnet101,
+    lraspp_mobilenet_v3_large,
 )
 from torchvision.transforms import InterpolationMode
 
@@ -45,7 +48,14 @@ UPSAMPLE_BUDGET_BYTES = 256 * 2**20
 
 @dataclass(frozen=True)
 class Variant(TorchvisionVariant):
-    """One DeepLabV3 flavour."""
+    """One DeepLabV3 flavour, or LRASPP (made for mobile and live video: no auxiliary head)."""
+
+    has_aux: bool = True
+
+    @property
+    def builder_options(self) -> dict[str, Any]:
+        """Keywords for ``builder`` beyond the weights: the classes, and the aux head if any."""
+        return {"num_classes": len(self.categories), **({"aux_loss": True} if self.has_aux else {})}
 
     @property
     def description(self) -> str:
@@ -78,25 +88,31 @@ VARIANTS: dict[str, Variant] = {
             deeplabv3_mobilenet_v3_large,
             DeepLabV3_MobileNet_V3_Large_Weights.DEFAULT,
         ),
+        Variant(
+            "lraspp_mobilenet_v3_large",
+            "LRASPP-MobileNetV3-Large",
+            lraspp_mobilenet_v3_large,
+            LRASPP_MobileNet_V3_Large_Weights.DEFAULT,
+            has_aux=False,
+        ),
     )
 }
 DEFAULT_VARIANT = "resnet50"
 
 
-def _build(spec: Variant, device: torch.device) -> DeepLabV3:
+def _build(spec: Variant, device: torch.device) -> DeepLabV3 | LRASPP:
     # One path for both weight modes: build empty (no download), then load a full state dict.
     # The build is seeded, so random weights are the same on every load.
     with seeded():
-        model = spec.builder(
-            weights=None, weights_backbone=None, num_classes=len(spec.categories), aux_loss=True
-        )
+        model = spec.builder(weights=None, weights_backbone=None, **spec.builder_options)
     if weights.weights_mode() == "pretrained":
         state = weights.load_checkpoint(spec.weights.url, spec.title)
     else:
         state = model.state_dict()
     model.load_state_dict(state, strict=True)
-    # The auxiliary head only serves training; at inference it would cost time for nothing.
-    model.aux_classifier = None
+    if spec.has_aux:
+        # The auxiliary head only serves training; at inference it would cost time for nothing.
+        model.aux_classifier = None
     model.eval()
     if device.type == "cpu":
         # oneDNN's CPU convolutions are faster on NHWC (channels-last) tensors.
@@ -112,8 +128,13 @@ is_loaded = _MODELS.is_loaded
 unload = _MODELS.clear
 
 
-def preprocess(image: torch.Tensor, weights: WeightsEnum) -> torch.Tensor:
+def preprocess(
+    image: torch.Tensor, weights: WeightsEnum, short_side: int | None = None
+) -> torch.Tensor:
     """``weights.transforms()`` on a uint8 [3,H,W] tensor, on its device: float [1,3,h,w].
+
+    ``short_side`` replaces the preset's resize size (520) when given: a smaller working size
+    trades detail for speed (the Live tab).
 
     Bit-for-bit the preset's result, with fewer passes: the preset resizes in float32, rounds
     back to uint8, then converts to float and normalises. Antialiased bilinear is a convex
@@ -124,7 +145,7 @@ def preprocess(image: torch.Tensor, weights: WeightsEnum) -> torch.Tensor:
     height, width = image.shape[-2:]
     x = image.unsqueeze(0).to(torch.float32)
     if preset.resize_size is not None:
-        size = _short_side_size(height, width, preset.resize_size[0])
+        size = _short_side_size(height, width, short_side or preset.resize_size[0])
         if size != (height, width):
             mode = InterpolationMode(preset.interpolation).value
             smooth = mode in ("bilinear", "bicubic")
@@ -185,8 +206,11 @@ def segment(
     *,
     progress: Progress | None = None,
     device: torch.device | str | None = None,
+    short_side: int | None = None,
 ) -> Segmentation:
-    """Semantic segmentation of a uint8 [3,H,W] image (any device) with DeepLabV3.
+    """Semantic segmentation of a uint8 [3,H,W] image (any device) with DeepLabV3 or LRASPP.
+
+    ``short_side``: the model's working size (see :func:`preprocess`); default the preset's.
 
     The model runs on ``device`` (default: :func:`segdemo.device.choose_device`); the image is
     moved there and the id map [H,W] comes back there. The id map is a new int32 tensor made
@@ -205,7 +229,7 @@ def segment(
     categories = spec.categories
     with torch.inference_mode():
         start = clock(where)
-        batch = preprocess(image.to(where), spec.weights)
+        batch = preprocess(image.to(where), spec.weights, short_side)
         if where.type == "cpu":
             batch = batch.contiguous(memory_format=torch.channels_last)
         prepared = clock(where)

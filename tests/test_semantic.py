@@ -52,7 +52,7 @@ def torchvision_model(key: str) -> torch.nn.Module:
     spec = semantic.VARIANTS[key]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(RANDOM_SEED)
-        model = spec.builder(weights=None, weights_backbone=None, num_classes=21, aux_loss=True)
+        model = spec.builder(weights=None, weights_backbone=None, **spec.builder_options)
     return model.eval()
 
 
@@ -96,9 +96,19 @@ def calibrated_store(random_weights, monkeypatch, tmp_path, fresh_cache):
 
 
 def test_variants_come_from_the_weights_enums():
-    assert list(semantic.VARIANTS) == ["resnet50", "resnet101", "mobilenet_v3_large"]
+    assert list(semantic.VARIANTS) == [
+        "resnet50",
+        "resnet101",
+        "mobilenet_v3_large",
+        "lraspp_mobilenet_v3_large",
+    ]
     assert semantic.DEFAULT_VARIANT == "resnet50"
-    for key, miou in [("resnet50", "66.4"), ("resnet101", "67.4"), ("mobilenet_v3_large", "60.3")]:
+    for key, miou in [
+        ("resnet50", "66.4"),
+        ("resnet101", "67.4"),
+        ("mobilenet_v3_large", "60.3"),
+        ("lraspp_mobilenet_v3_large", "57.9"),
+    ]:
         spec = semantic.VARIANTS[key]
         assert spec.categories == tuple(spec.weights.meta["categories"])
         assert len(spec.categories) == 21 and spec.categories[0] == "__background__"
@@ -173,6 +183,37 @@ def test_random_resnet50_is_torchvisions_seeded_init_and_matches_it():
     assert result.extras["variant"] == "resnet50"
     assert len(expected.unique()) > 1
     assert (result.ids == expected).float().mean().item() >= 0.999
+
+
+def test_lraspp_checkpoint_loads_and_matches_torchvision(random_weights, monkeypatch, fresh_cache):
+    key = "lraspp_mobilenet_v3_large"
+    reference = calibrate(torchvision_model(key))
+    path = weights.checkpoint_path(semantic.VARIANTS[key].weights.url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(reference.state_dict(), path)
+    monkeypatch.setenv("SEGDEMO_WEIGHTS", "pretrained")
+    image = photo(40, 56, seed=4)
+    expected = reference_ids(reference, image, key)
+    result = semantic.segment(image, key, device="cpu")
+    assert result.extras["model"] == "LRASPP-MobileNetV3-Large"
+    assert len(expected.unique()) > 1
+    assert (result.ids == expected).float().mean().item() >= 0.999
+
+
+def test_short_side_sets_the_working_size_and_keeps_the_photo_size(monkeypatch):
+    seen: list[tuple[int, ...]] = []
+    real = semantic.preprocess
+
+    def spy(*args: object) -> torch.Tensor:
+        batch = real(*args)
+        seen.append(tuple(batch.shape))
+        return batch
+
+    monkeypatch.setattr(semantic, "preprocess", spy)
+    image = photo(48, 64, seed=5)
+    result = semantic.segment(image, FAST, device="cpu", short_side=96)
+    assert seen == [(1, 3, 96, 128)]
+    assert result.ids.shape == (48, 64)
 
 
 # --- result contract -----------------------------------------------------------------------
@@ -361,7 +402,7 @@ def test_bench_suite_prints_the_contract_keys(capsys):
         "--suite",
         "semantic",
         "--only",
-        "mobilenet",
+        "semantic_mobilenet",
         "--device",
         "cpu",
     ]

@@ -144,7 +144,7 @@ def test_the_demo_exposes_the_four_api_endpoints(demo) -> None:
 
 def test_every_session_state_is_freed_after_an_hour(demo) -> None:
     states = [b for b in demo.blocks.values() if isinstance(b, gr.State)]
-    assert len(states) == 5  # one per tab (the evaluation shares the Ground truth tab's)
+    assert len(states) == 6  # one per tab (the evaluation shares the Ground truth tab's)
     assert {s.time_to_live for s in states} == {session.STATE_TTL_S} == {3600}
 
 

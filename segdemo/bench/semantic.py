@@ -43,9 +43,7 @@ def run(args: argparse.Namespace) -> None:
 def _reference_model(spec: semantic.Variant, ours: torch.nn.Module) -> torch.nn.Module:
     """torchvision's model as its builder makes it (aux head, NCHW) with our weights."""
     with torch.random.fork_rng(devices=[]):
-        model = spec.builder(
-            weights=None, weights_backbone=None, num_classes=len(spec.categories), aux_loss=True
-        )
+        model = spec.builder(weights=None, weights_backbone=None, **spec.builder_options)
     model.load_state_dict(ours.state_dict(), strict=False)  # the aux head stays as built
     return model.eval().to(next(ours.parameters()).device)
 

@@ -6,7 +6,14 @@ import os
 
 import gradio as gr
 
-from segdemo.ui import compare_tab, groundtruth_tab, instance_tab, panoptic_tab, semantic_tab
+from segdemo.ui import (
+    compare_tab,
+    groundtruth_tab,
+    instance_tab,
+    live_tab,
+    panoptic_tab,
+    semantic_tab,
+)
 from segdemo.ui.errors import Blocks
 from segdemo.ui.mcp_tools import answer_every_output
 from segdemo.weights import weights_mode
@@ -70,6 +77,8 @@ def build_demo() -> gr.Blocks:
                 panoptic_tab.build()
             with gr.Tab("Compare", id="compare"):
                 compare_tab.build()
+            with gr.Tab("Live", id="live"):
+                live_tab.build()
     # One model job at a time per process (the models share one CPU/GPU); a bounded queue.
     demo.queue(max_size=32, default_concurrency_limit=1)
     answer_every_output()  # for the MCP server, when it is served

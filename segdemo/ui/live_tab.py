@@ -1,0 +1,147 @@
+"""The Live tab: the webcam as a stream, each frame segmented and painted as it arrives.
+
+Gradio's webcam component sends a frame every ``STREAM_EVERY`` seconds while the stream event
+is not pending; with ``trigger_mode="once"`` a frame that comes while the previous one is
+being processed is never sent, so frames are dropped, not queued, and the picture never lags
+behind the camera. ``STREAM_CONCURRENCY`` streams run at once (one per viewer), in their own
+concurrency group, so the model tabs' one-at-a-time queue keeps answering beside them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import gradio as gr
+import numpy as np
+import torch
+
+from segdemo import live, semantic
+from segdemo.ui.errors import user_errors
+from segdemo.ui.session import session_state
+from segdemo.ui.view import legend_html
+
+INTRO = """
+**Live**: your webcam, frame after frame — the classes painted over it, or the chosen classes
+(a person, by default) cut out on a transparent, black, blurred or picture background. The model
+is LRASPP-MobileNetV3-Large (made for mobile video) or DeepLabV3-MobileNetV3-Large at a small
+working size, so it keeps up on a CPU; frames that arrive while one is processed are dropped.
+"""
+STREAM_EVERY = 0.1  # seconds between frames sent by the browser: at most 10 fps
+#: Seconds a stream may run before it stops (press Record again to go on).
+TIME_LIMIT = int(os.environ.get("SEGDEMO_LIVE_TIME_LIMIT", "60"))
+STREAM_CONCURRENCY = 2  # viewers streaming at once
+MODE_LABELS = {
+    "overlay": "Overlay with legend",
+    "transparent": "Cut-out on transparent",
+    "black": "Cut-out on black",
+    "blur": "Cut-out on blurred background",
+    "picture": "Cut-out on a background picture",
+}
+WORKING_SIZES = (160, 256, 320, 520)
+
+
+def live_frame(
+    frame: np.ndarray | None,
+    variant: str,
+    mode: str,
+    classes: list[str] | None,
+    background: np.ndarray | None,
+    working_size: int,
+    clock: dict[str, float] | None,
+) -> tuple[np.ndarray | None, str, str, dict[str, float]]:
+    """One webcam frame (uint8 [H,W,3] RGB) → (painted frame, fps line, legend HTML, clock).
+
+    ``clock`` is the viewer's state: when their previous frame came back and the smoothed
+    frames per second. No frame (the camera not started yet) gives nothing back.
+    """
+    clock = dict(clock or {})
+    if frame is None:
+        return None, "", "", clock
+    if mode == "picture" and background is None:
+        raise gr.Error("Upload a background picture first, or choose another mode.")
+    shown = live.process_frame(
+        _tensor(frame),
+        mode,
+        variant=variant,
+        classes=classes or live.DEFAULT_CLASSES,
+        background=None if background is None else _tensor(background),
+        working_size=int(working_size),
+        options=live_options(),
+    )
+    now = time.perf_counter()
+    fps = _smoothed_fps(clock, now)
+    clock.update(last=now, fps=fps)
+    ms = sum(shown.seg.extras["timings_ms"].values())
+    status = f"{fps:.1f} frames/s · model run {ms:.0f} ms · {shown.seg.extras['model']}"
+    image = shown.image.permute(1, 2, 0).cpu().numpy()
+    return image, status, legend_html(shown.legend), clock
+
+
+def live_options() -> dict[str, Any]:
+    """The semantic adapter's keyword options for live frames, all in one place."""
+    return {}
+
+
+def _tensor(image: np.ndarray) -> torch.Tensor:
+    """uint8 [3,H,W] from Gradio's uint8 [H,W,3] (or [H,W,4]: the alpha is dropped)."""
+    return torch.tensor(image[..., :3]).permute(2, 0, 1)  # a copy: Gradio's array is read-only
+
+
+def _smoothed_fps(clock: dict[str, float], now: float) -> float:
+    """Frames per second between this viewer's frames, smoothed over about five frames."""
+    last = clock.get("last")
+    if last is None or now <= last:
+        return 0.0
+    current = 1.0 / (now - last)
+    previous = clock.get("fps", 0.0)
+    return current if previous == 0.0 else 0.8 * previous + 0.2 * current
+
+
+def build() -> None:
+    """The Live tab's components and its stream event (``api_name="live_frame"``)."""
+    gr.Markdown(INTRO)
+    voc = [c for c in semantic.get_variant(live.VARIANTS[0]).categories if c != semantic.BACKGROUND]
+    with gr.Row():
+        with gr.Column():
+            camera = gr.Image(
+                label="Webcam", sources=["webcam"], streaming=True, type="numpy", height=360
+            )
+            variant = gr.Radio(
+                [(semantic.get_variant(k).description, k) for k in live.VARIANTS],
+                value=live.VARIANTS[0],
+                label="Model",
+            )
+            mode = gr.Radio(
+                [(MODE_LABELS[m], m) for m in live.MODES], value="overlay", label="Mode"
+            )
+            classes = gr.Dropdown(
+                voc, value=list(live.DEFAULT_CLASSES), multiselect=True, label="Classes to keep"
+            )
+            background = gr.Image(
+                label="Background picture", sources=["upload"], type="numpy", height=160
+            )
+            working_size = gr.Radio(
+                list(WORKING_SIZES),
+                value=live.WORKING_SIZE,
+                label="Working size (short side the model sees: smaller is faster)",
+            )
+        with gr.Column():
+            shown = gr.Image(label="Live", type="numpy", format=live.OUTPUT_FORMAT, height=360)
+            fps = gr.Markdown(elem_id="live-fps")
+            legend = gr.HTML()
+    clock = session_state()
+    camera.stream(
+        user_errors(live_frame),
+        inputs=[camera, variant, mode, classes, background, working_size, clock],
+        outputs=[shown, fps, legend, clock],
+        stream_every=STREAM_EVERY,
+        time_limit=TIME_LIMIT,
+        trigger_mode="once",
+        concurrency_limit=STREAM_CONCURRENCY,
+        concurrency_id="live",
+        show_progress="hidden",
+        api_name="live_frame",
+        api_visibility="undocumented",  # a browser's stream, not a tool or a public API
+    )
