@@ -168,9 +168,12 @@ def hover_map_html(overlay: torch.Tensor, seg: Segmentation) -> str:
 
 
 def status_line(seg: Segmentation, note: str = "") -> str:
-    """The status line: "**Model** on device: N segments · stage times", after ``note``."""
+    """The status line: "**Model** on device in precision: N segments · stage times", after
+    ``note`` (the precision where the result names one)."""
     timings = " · ".join(
         f"{stage} {ms:.0f} ms" for stage, ms in seg.extras.get("timings_ms", {}).items()
     )
     model = seg.extras.get("model", seg.task)
-    return f"{note}**{model}** on {seg.device.type}: {len(seg)} segments · {timings}"
+    precision = seg.extras.get("precision")
+    where = seg.device.type + (f" in {precision}" if precision else "")
+    return f"{note}**{model}** on {where}: {len(seg)} segments · {timings}"
