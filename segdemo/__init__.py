@@ -37,8 +37,9 @@ def segment(
 
     ``photo``: a file path (decoded safely, like an upload) or a uint8 [3, H, W] tensor.
     ``task``: "semantic", "instance" or "panoptic"; ``model``: one of the task's models
-    (None: the tab's default); ``options``: the task's own (instance: ``threshold``,
-    ``classes``, ``working_size``; panoptic: ``threshold``, ``working_size``). The id map comes
+    (None: the tab's default); ``options``: the task's own (every task: ``precision``, "fp32",
+    "bf16" or "auto", see :mod:`segdemo.precision`; instance: ``threshold``, ``classes``,
+    ``working_size``; panoptic: ``threshold``, ``working_size``). The id map comes
     back on ``device`` (None: cuda, then mps, then cpu). ValueError names a bad task, model or
     option; ``segdemo.images.InputError`` explains a bad file.
     """

@@ -46,11 +46,17 @@ from segdemo.batch.job import Job
 from segdemo.batch.photos import iter_photos, plan_photos
 from segdemo.batch.runner import Engine, run_batch
 from segdemo.checks import fraction
+from segdemo.device import choose_device
+from segdemo.precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from segdemo.weights import WeightsUnavailable
 
 #: The ``segment`` options passed on to the task's adapter, by adapter keyword (which is also the
 #: option's ``dest``); a task whose :attr:`tasks.TaskModels.options` lacks one refuses it.
-TASK_OPTIONS: dict[str, str] = {"threshold": "--threshold", "working_size": "--working-size"}
+TASK_OPTIONS: dict[str, str] = {
+    "threshold": "--threshold",
+    "working_size": "--working-size",
+    "precision": "--precision",
+}
 
 #: The working sizes each task that takes ``working_size`` offers (the tabs' choices).
 WORKING_SIZES: dict[str, tuple[int, ...]] = {
@@ -103,6 +109,11 @@ def check_segment_args(args: argparse.Namespace, usage_error: Callable[[str], No
             f"argument --working-size: invalid choice {args.working_size} for --task "
             f"{args.task} (choose from {', '.join(map(str, sizes))})"
         )
+    if args.precision is not None:
+        try:
+            resolve_precision(args.precision, choose_device())
+        except ValueError as error:
+            usage_error(f"argument --precision: {error}")
     try:
         dataset.dataset_format(args.format, args.task)
     except ValueError as error:
@@ -244,6 +255,13 @@ def parser() -> argparse.ArgumentParser:
         help="the short side the model sees ("
         + "; ".join(f"{t}: {', '.join(map(str, s))}" for t, s in WORKING_SIZES.items())
         + "; default: the task's)",
+    )
+    seg.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="what the model's forward runs in: fp32 (exact), bf16 (autocast; needs a CPU with "
+        "avx512_bf16 or AMX, or a GPU) or auto (bf16 where native, else fp32); default: "
+        f"{DEFAULT_PRECISION}",
     )
     seg.add_argument(
         "--format",

@@ -39,6 +39,7 @@ from torchvision.transforms import InterpolationMode
 from segdemo import weights
 from segdemo.device import clock, resolve_device
 from segdemo.models import ModelFamily, Progress, TorchvisionVariant, check_image, seeded
+from segdemo.precision import autocast, resolve_precision
 from segdemo.result import Segment, Segmentation
 
 BACKGROUND = "__background__"
@@ -204,6 +205,7 @@ def segment(
     image: torch.Tensor,
     variant: str = DEFAULT_VARIANT,
     *,
+    precision: str | None = None,
     progress: Progress | None = None,
     device: torch.device | str | None = None,
     short_side: int | None = None,
@@ -216,13 +218,16 @@ def segment(
     moved there and the id map [H,W] comes back there. The id map is a new int32 tensor made
     outside inference mode, held by nothing else: the caller owns it and may edit it in place
     (a cache that shares results hands each caller a copy). ``extras`` carries ``variant``,
-    ``model`` (title), ``weights`` ("pretrained"/"random") and ``timings_ms`` (preprocess,
-    model, postprocess). ``progress(fraction, message)`` is told about loading (only when the
-    model is not loaded yet), running and done.
+    ``model`` (title), ``weights`` ("pretrained"/"random"), ``precision`` (what the forward
+    ran in) and ``timings_ms`` (preprocess, model, postprocess). ``precision``: "fp32", "bf16"
+    or "auto" (see :mod:`segdemo.precision`; None: its default); the argmax runs in float32.
+    ``progress(fraction, message)`` is told about loading (only when the model is not loaded
+    yet), running and done.
     """
     spec = get_variant(variant)
     check_image(image, title=spec.title, min_size=spec.min_size)
     where = resolve_device(device)
+    resolved = resolve_precision(precision, where)
     model = load_model(spec.key, where, progress)
 
     height, width = int(image.shape[1]), int(image.shape[2])
@@ -233,7 +238,9 @@ def segment(
         if where.type == "cpu":
             batch = batch.contiguous(memory_format=torch.channels_last)
         prepared = clock(where)
-        logits = model(batch)["out"]
+        with autocast(resolved, where):
+            logits = model(batch)["out"]
+        logits = logits.float()
         ran = clock(where)
         # Upsample the logits to the original size before the argmax (like the reference
         # evaluation) so every photo pixel gets its own decision. NHWC makes the argmax over
@@ -263,6 +270,7 @@ def segment(
         "variant": spec.key,
         "model": spec.title,
         "weights": weights.weights_mode(),
+        "precision": resolved,
         "timings_ms": {
             "preprocess": (prepared - start) * 1e3,
             "model": (ran - prepared) * 1e3,

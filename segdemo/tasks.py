@@ -65,21 +65,21 @@ TASKS: dict[str, TaskModels] = {
         semantic.segment,  # type: ignore[arg-type]
         {k: v.description for k, v in semantic.VARIANTS.items()},
         semantic.DEFAULT_VARIANT,
-        frozenset(),
+        frozenset({"precision"}),
         _fetch_torchvision(semantic.VARIANTS),
     ),
     "instance": TaskModels(
         instance.segment,  # type: ignore[arg-type]
         {k: v.description for k, v in instance.VARIANTS.items()},
         instance.DEFAULT_VARIANT,
-        frozenset({"threshold", "classes", "working_size"}),
+        frozenset({"threshold", "classes", "working_size", "precision"}),
         _fetch_torchvision(instance.VARIANTS),
     ),
     "panoptic": TaskModels(
         panoptic.segment,  # type: ignore[arg-type]
         {k: v.description for k, v in panoptic.CHECKPOINTS.items()},
         panoptic.DEFAULT_CHECKPOINT,
-        frozenset({"threshold", "working_size"}),
+        frozenset({"threshold", "working_size", "precision"}),
         lambda model: panoptic.fetch([model])[0],
     ),
 }

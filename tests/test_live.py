@@ -108,6 +108,7 @@ def test_options_reach_the_adapter(monkeypatch: pytest.MonkeyPatch) -> None:
         "variant": "mobilenet_v3_large",
         "device": None,
         "short_side": live.WORKING_SIZE,
+        "precision": live.PRECISION,
         "extra": 1,
     }
 

@@ -51,6 +51,7 @@ EXTRAS = {
     "threshold",
     "working_size",
     "model_input",
+    "precision",
     "device",
 }
 
@@ -621,6 +622,7 @@ def test_segment_extras(tiny_model):
     assert result.extras["weights"] == "random" and result.extras["threshold"] == 0.6
     assert result.extras["working_size"] == panoptic.DEFAULT_WORKING_SIZE
     assert result.extras["model_input"] == (384, 576) and result.extras["device"] == "cpu"
+    assert result.extras["precision"] == "fp32"  # the default
 
 
 def test_loading_is_reported_only_when_the_model_is_built(tiny):

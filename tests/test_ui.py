@@ -28,6 +28,7 @@ from segdemo.ui import (
     LAUNCH_OPTIONS,
     build_demo,
     downloads,
+    encoding,
     errors,
     groundtruth_tab,
     inputs,
@@ -47,8 +48,9 @@ COCO_TINY = "facebook/mask2former-swin-tiny-coco-panoptic"
 
 
 def pixels(path: str) -> np.ndarray:
-    """The pixels of an image file a tab returned (an exact PNG of its own)."""
-    assert path.endswith(".png")
+    """The pixels of an image file a tab returned (an exact PNG of its own, or the JPEG overlay
+    to look at)."""
+    assert path.endswith((".png", ".jpg"))
     return np.array(Image.open(path))
 
 
@@ -152,7 +154,8 @@ def test_the_inputs_show_as_gradios_own_components(demo) -> None:
     fn = next(f for f in demo.fns.values() if f.api_name == "instance")
     shown = [block.get_block_name() for block in fn.inputs]
     assert shown == [
-        "image", "radio", "radio", "slider", "dropdown", "checkbox", "checkboxgroup", "slider"
+        "image", "radio", "radio", "slider", "dropdown", "checkbox", "checkboxgroup", "slider",
+        "radio",  # the Speed choice, last: API callers may leave it out
     ]  # fmt: skip
 
 
@@ -187,17 +190,42 @@ def process(
 @pytest.mark.parametrize(
     ("api_name", "args", "message"),
     [
-        ("instance", (PHOTO, "v9", 800, 0.5, [], True, [], 0.5), r"Mask R-CNN: .*'v9'.*choices"),
-        ("instance", (PHOTO, "v1", 123, 0.5, [], True, [], 0.5), r"Working size: .*123.*choices"),
-        ("instance", (PHOTO, "v1", 512, 2, [], True, [], 0.5), r"Score threshold: .*2.*maximum"),
-        ("instance", (PHOTO, "v1", 512, 0.5, [], True, [], "x"), r"Overlay opacity .*'x'"),
-        ("instance", (PHOTO, "v1", 512, 0.5, [], "yes", [], 0.5), r"Show boxes .*'yes'"),
-        ("instance", (PHOTO, "v1", 512, 0.5, "cat", True, [], 0.5), r"Only these classes .*cat"),
-        ("semantic", (PHOTO, "resnet9", [], 0.5), r"DeepLabV3 variant: .*'resnet9'.*choices"),
-        ("semantic", (PHOTO, "resnet50", "cat", 0.5), r"list of names, got 'cat'"),
-        ("semantic", (PHOTO, "resnet50", [], 1.5), r"Overlay opacity: .*1\.5.*maximum"),
-        ("panoptic", (PHOTO, "nope", 384, [], 0.5), r"Mask2Former checkpoint: .*nope.*choices"),
-        ("panoptic", (PHOTO, COCO_TINY, 500, [], 0.5), r"Working size: .*500.*choices"),
+        (
+            "instance",
+            (PHOTO, "v9", 800, 0.5, [], True, [], 0.5, "fp32"),
+            r"Mask R-CNN: .*'v9'.*choices",
+        ),
+        (
+            "instance",
+            (PHOTO, "v1", 123, 0.5, [], True, [], 0.5, "fp32"),
+            r"Working size: .*123.*choices",
+        ),
+        (
+            "instance",
+            (PHOTO, "v1", 512, 2, [], True, [], 0.5, "fp32"),
+            r"Score threshold: .*2.*maximum",
+        ),
+        ("instance", (PHOTO, "v1", 512, 0.5, [], True, [], "x", "fp32"), r"Overlay opacity .*'x'"),
+        ("instance", (PHOTO, "v1", 512, 0.5, [], "yes", [], 0.5, "fp32"), r"Show boxes .*'yes'"),
+        (
+            "instance",
+            (PHOTO, "v1", 512, 0.5, "cat", True, [], 0.5, "fp32"),
+            r"Only these classes .*cat",
+        ),
+        (
+            "semantic",
+            (PHOTO, "resnet9", [], 0.5, "fp32"),
+            r"DeepLabV3 variant: .*'resnet9'.*choices",
+        ),
+        ("semantic", (PHOTO, "resnet50", "cat", 0.5, "fp32"), r"list of names, got 'cat'"),
+        ("semantic", (PHOTO, "resnet50", [], 1.5, "fp32"), r"Overlay opacity: .*1\.5.*maximum"),
+        (
+            "panoptic",
+            (PHOTO, "nope", 384, [], 0.5, "fp32"),
+            r"Mask2Former checkpoint: .*nope.*choices",
+        ),
+        ("panoptic", (PHOTO, COCO_TINY, 500, [], 0.5, "fp32"), r"Working size: .*500.*choices"),
+        ("semantic", (PHOTO, "resnet50", [], 0.5, "fp64"), r"Speed: .*'fp64'.*choices"),
         ("groundtruth", (PHOTO, TRIMAP, 1.5, 0.5), r"Object value must be a whole number"),
         ("groundtruth", (PHOTO, TRIMAP, "abc", 0.5), r"Object value .*'abc'"),
         ("groundtruth", (PHOTO, TRIMAP, 1, float("nan")), r"Overlay opacity .*finite.*nan"),
@@ -223,12 +251,12 @@ def test_good_values_reach_the_function_as_its_types(demo, monkeypatch) -> None:
     monkeypatch.setattr(fn, "fn", record)
     # A name the (still empty) picker does not list yet is not refused: the run picks from the
     # result it makes. A whole float for a radio of ints is one of its choices.
-    values = [file_data(PHOTO), "v1", 512.0, 0.5, ["cat"], True, ["cat 1 · 0.99"], 0.25]
+    values = [file_data(PHOTO), "v1", 512.0, 0.5, ["cat"], True, ["cat 1 · 0.99"], 0.25, "bf16"]
     with pytest.raises(gr.Error, match="recorded"):
         asyncio.run(demo.process_api(fn, values))
     photo, *rest = got[0]
     assert isinstance(photo, str) and photo.endswith("chelsea.png")  # a path, undecoded
-    assert rest == ["v1", 512.0, 0.5, ["cat"], True, ["cat 1 · 0.99"], 0.25]
+    assert rest == ["v1", 512.0, 0.5, ["cat"], True, ["cat 1 · 0.99"], 0.25, "bf16"]
 
 
 def test_a_picker_updated_by_a_result_keeps_its_own_check() -> None:
@@ -448,10 +476,10 @@ def test_each_answer_gets_files_of_its_own(monkeypatch) -> None:
     with the same pixels would share (and truncate) one file: ours never do."""
     first = groundtruth_tab.show_ground_truth(PHOTO, TRIMAP, 1, 0.5)
     second = groundtruth_tab.show_ground_truth(PHOTO, TRIMAP, 1, 0.5)
-    files = [v for v in (*first, *second) if isinstance(v, str) and v.endswith(".png")]
+    files = [v for v in (*first, *second) if isinstance(v, str) and v.endswith((".png", ".jpg"))]
     assert len(files) == 8 and len(set(files)) == 8
     assert np.array_equal(pixels(first[-2]), pixels(second[-2]))
-    assert all(Path(f).is_relative_to(view.OUTPUT_DIR) for f in files)
+    assert all(Path(f).is_relative_to(encoding.OUTPUT_DIR) for f in files)
 
 
 # --- Downloads ------------------------------------------------------------------------------------
@@ -459,7 +487,7 @@ def test_each_answer_gets_files_of_its_own(monkeypatch) -> None:
 
 def read_zip(path: str) -> dict[str, bytes]:
     """The files of a ZIP a tab wrote, after checking where and how it was written."""
-    assert path.endswith(".zip") and Path(path).is_relative_to(view.OUTPUT_DIR)
+    assert path.endswith(".zip") and Path(path).is_relative_to(encoding.OUTPUT_DIR)
     with zipfile.ZipFile(path) as archive:
         return {name: archive.read(name) for name in archive.namelist()}
 
@@ -694,6 +722,6 @@ def test_an_mcp_call_without_progress_answers_every_output(demo, result, outputs
 def test_outputs_are_written_where_gradio_serves_and_deletes_its_own_files() -> None:
     """Inside Blocks.GRADIO_CACHE: served as they are, no copy, and cleaned by delete_cache."""
     demo = build_demo()
-    assert view.OUTPUT_DIR.is_relative_to(Path(demo.GRADIO_CACHE).resolve())
-    path = view.png_file(torch.zeros(3, 2, 2, dtype=torch.uint8), "x")
+    assert encoding.OUTPUT_DIR.is_relative_to(Path(demo.GRADIO_CACHE).resolve())
+    path = encoding.png_file(torch.zeros(3, 2, 2, dtype=torch.uint8), "x")
     assert demo.move_resource_to_block_cache(path) == str(Path(path).resolve())

@@ -17,7 +17,17 @@ from collections.abc import Sequence
 from segdemo import process
 
 #: Suite modules of this package, run in this order; each exposes ``run(args)``.
-SUITES: list[str] = ["masks", "instance", "semantic", "panoptic", "exports", "batch", "live"]
+SUITES: list[str] = [
+    "masks",
+    "instance",
+    "semantic",
+    "panoptic",
+    "exports",
+    "batch",
+    "precision",
+    "app",
+    "live",
+]
 
 
 def _size(text: str) -> tuple[int, int]:

@@ -8,7 +8,7 @@ Everything the rest of the demo sees is a torch tensor. Three jobs, one module e
 - :mod:`~segdemo.images.annotations`: :func:`read_annotation` / :func:`load_annotation`, a label
   map → int32 [H, W] with the values as stored.
 - :mod:`~segdemo.images.encode`: :func:`to_numpy_hwc`, :func:`rgb_image`, :func:`label_image`,
-  :func:`jpeg_data_url`, :func:`save_png`,
+  :func:`jpeg_data_url`, :func:`jpeg_bytes`, :func:`mask_png_bytes`, :func:`save_png`,
   :func:`save_label_png`, the way back out.
 
 Importing this package changes no process-wide state (PIL's ``MAX_IMAGE_PIXELS``, the
@@ -28,8 +28,10 @@ from segdemo.images.decode import (
     load_image,
 )
 from segdemo.images.encode import (
+    jpeg_bytes,
     jpeg_data_url,
     label_image,
+    mask_png_bytes,
     png_bytes,
     rgb_image,
     save_label_png,
@@ -49,10 +51,12 @@ __all__ = [
     "Annotation",
     "ImageSource",
     "InputError",
+    "jpeg_bytes",
     "jpeg_data_url",
     "label_image",
     "load_annotation",
     "load_image",
+    "mask_png_bytes",
     "png_bytes",
     "read_annotation",
     "read_panoptic_annotation",

@@ -16,7 +16,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-__all__ = ["jpeg_data_url", "save_label_png", "save_png", "to_numpy_hwc"]
+__all__ = [
+    "jpeg_bytes",
+    "jpeg_data_url",
+    "mask_png_bytes",
+    "save_label_png",
+    "save_png",
+    "to_numpy_hwc",
+]
 
 
 def to_numpy_hwc(image: torch.Tensor) -> np.ndarray:
@@ -44,9 +51,26 @@ def jpeg_data_url(image: torch.Tensor, *, max_side: int = 960, quality: int = 85
     """
     preview = Image.fromarray(to_numpy_hwc(image))
     preview.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    return "data:image/jpeg;base64," + base64.b64encode(_jpeg(preview, quality)).decode("ascii")
+
+
+def jpeg_bytes(image: torch.Tensor, *, quality: int = 90) -> bytes:
+    """uint8 [3, H, W] (any device) as JPEG bytes at full resolution (lossy: for looking at)."""
+    return _jpeg(Image.fromarray(to_numpy_hwc(image)), quality)
+
+
+def mask_png_bytes(mask: torch.Tensor, *, compress_level: int = 6) -> bytes:
+    """A bool [H, W] mask (any device) as an exact 1-bit black-and-white PNG."""
+    if mask.dtype != torch.bool or mask.ndim != 2:
+        raise ValueError(f"expected a bool [H, W] mask, got {mask.dtype} {tuple(mask.shape)}")
+    # A bool array makes a mode "1" image directly (convert("1") would dither).
+    return png_bytes(Image.fromarray(mask.detach().cpu().numpy()), compress_level=compress_level)
+
+
+def _jpeg(image: Image.Image, quality: int) -> bytes:
     buffer = io.BytesIO()
-    preview.save(buffer, format="JPEG", quality=quality)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
 
 
 def png_bytes(image: Image.Image, *, compress_level: int = 6) -> bytes:

@@ -31,6 +31,7 @@ from segdemo import weights
 from segdemo.device import clock, resolve_device
 from segdemo.instance.detections import Detections, _is_int
 from segdemo.models import ModelFamily, Progress, TorchvisionVariant, check_image, seeded
+from segdemo.precision import autocast, resolve_precision
 
 __all__ = [
     "DEFAULT_VARIANT",
@@ -199,6 +200,7 @@ def detect(
     variant: str = DEFAULT_VARIANT,
     *,
     working_size: int | None = None,
+    precision: str | None = None,
     progress: Progress | None = None,
     device: torch.device | str | None = None,
 ) -> Detections:
@@ -208,8 +210,11 @@ def detect(
     moved there and the detections stay there. Keeps every detection above the score floor
     (0.05; at most 100) with its 28×28 mask probabilities, not pasted. ``working_size``: resize
     the short side to this instead of the model's 800 (see WORKING_SIZES: faster on a CPU, less
-    accurate on small objects). ``extras`` carries ``variant``, ``model`` (title), ``weights``
-    ("pretrained"/"random"), ``working_size`` and ``timings_ms`` (``model``: preprocessing and
+    accurate on small objects). ``precision``: "fp32", "bf16" or "auto" for the network (see
+    :mod:`segdemo.precision`; None: its default); the transform and the box rescaling stay
+    float32, and boxes, scores and mask probabilities come back float32. ``extras`` carries
+    ``variant``, ``model`` (title), ``weights`` ("pretrained"/"random"), ``working_size``,
+    ``precision`` (what the network ran in) and ``timings_ms`` (``model``: preprocessing and
     the model). ``progress(fraction, message)`` is told about loading (only when the model is
     not loaded yet), running and done. Bad arguments raise TypeError (wrong kind) or ValueError
     (wrong value) before the model is loaded.
@@ -218,12 +223,13 @@ def detect(
     check_image(image, title=spec.title, min_size=spec.min_size)
     _check_working_size(working_size)
     where = resolve_device(device)
+    resolved = resolve_precision(precision, where)
     model = load_model(spec.key, where, progress)
     transform = _transform_for(model, working_size)
     height, width = int(image.shape[1]), int(image.shape[2])
     with torch.inference_mode():
         start = clock(where)
-        raw = _run(model, transform, image.to(where, non_blocking=True))
+        raw = _run(model, transform, image.to(where, non_blocking=True), resolved)
         ran = clock(where)
     # Small copies made outside inference mode: ordinary tensors, which the caller may edit.
     dets = Detections(
@@ -238,6 +244,7 @@ def detect(
             "model": spec.title,
             "weights": weights.weights_mode(),
             "working_size": int(transform.min_size[-1]),
+            "precision": resolved,
             "timings_ms": {"model": (ran - start) * 1e3},
         },
     )
@@ -247,21 +254,23 @@ def detect(
 
 
 def _run(
-    model: MaskRCNN, transform: GeneralizedRCNNTransform, image: torch.Tensor
+    model: MaskRCNN, transform: GeneralizedRCNNTransform, image: torch.Tensor, precision: str
 ) -> dict[str, torch.Tensor]:
     """GeneralizedRCNN.forward for one image, stopping before the masks are pasted.
 
     Same steps as torchvision's own forward (transform → backbone → rpn → roi_heads →
     transform.postprocess); the 28×28 masks are taken out before postprocess, which then only
-    rescales the boxes to the original size.
+    rescales the boxes to the original size. The network runs under autocast to ``precision``
+    (resolved); the transform and the rescaling in float32.
     """
     original_size = (int(image.shape[-2]), int(image.shape[-1]))
     pixels = image.to(torch.float32).div(255)
     images, _ = transform([pixels])
-    features = model.backbone(images.tensors)
-    proposals, _ = model.rpn(images, features)
-    detections, _ = model.roi_heads(features, proposals, images.image_sizes)
-    result = dict(detections[0])
+    with autocast(precision, image.device):
+        features = model.backbone(images.tensors)
+        proposals, _ = model.rpn(images, features)
+        detections, _ = model.roi_heads(features, proposals, images.image_sizes)
+    result = {k: v.float() if v.is_floating_point() else v for k, v in detections[0].items()}
     masks = result.pop("masks")  # [N, 1, M, M] probabilities of each box's own class
     result = transform.postprocess([result], images.image_sizes, [original_size])[0]
     result["masks"] = masks

@@ -81,6 +81,7 @@ def segment(
     threshold: float = 0.5,
     classes: Collection[int | str] | int | str | None = None,
     working_size: int | None = None,
+    precision: str | None = None,
     progress: Progress | None = None,
     device: torch.device | str | None = None,
 ) -> Segmentation:
@@ -88,7 +89,14 @@ def segment(
     threshold = _check_threshold(threshold)  # bad arguments fail before the model runs
     if classes is not None:
         _class_indices(classes, get_variant(variant).categories)
-    dets = detect(image, variant, working_size=working_size, progress=progress, device=device)
+    dets = detect(
+        image,
+        variant,
+        working_size=working_size,
+        precision=precision,
+        progress=progress,
+        device=device,
+    )
     return to_segmentation(dets, threshold=threshold, classes=classes)
 
 

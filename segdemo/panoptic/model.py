@@ -43,6 +43,7 @@ from segdemo.panoptic.checkpoints import (
 )
 from segdemo.panoptic.postprocess import THRESHOLD, postprocess
 from segdemo.panoptic.untrained import make_decisive
+from segdemo.precision import autocast, resolve_precision
 from segdemo.result import Segmentation
 from segdemo.weights import weights_mode
 
@@ -138,6 +139,7 @@ def segment(
     *,
     threshold: float = THRESHOLD,
     working_size: int | None = None,
+    precision: str | None = None,
     progress: Progress | None = None,
     device: torch.device | str | None = None,
 ) -> Segmentation:
@@ -147,14 +149,16 @@ def segment(
     moved there and the id map comes back there. ``working_size``: the shorter side the model
     sees (None: 384, the stock processor's; 800 is about what the published PQ was measured at);
     the longer side is capped at 1333. ``threshold``: the class score a query needs to become a
-    segment. ``progress(fraction, message)`` hears about loading (only when the model is not
+    segment. ``precision``: "fp32", "bf16" or "auto" for the model's forward (see
+    :mod:`segdemo.precision`; None: its default); post-processing runs on float32 logits.
+    ``progress(fraction, message)`` hears about loading (only when the model is not
     built yet), running and done.
 
     ``extras`` holds ``timings_ms`` per stage (load, preprocess, model, postprocess), ``model``
     (title), ``checkpoint``, ``weights`` (pretrained / random: show an "untrained weights"
-    banner), ``threshold``, ``working_size``, ``model_input`` (the (H, W) the model saw) and
-    ``device``. Bad arguments raise TypeError (wrong kind) or ValueError (wrong value) before
-    any model runs.
+    banner), ``threshold``, ``working_size``, ``model_input`` (the (H, W) the model saw),
+    ``precision`` (what the forward ran in) and ``device``. Bad arguments raise TypeError
+    (wrong kind) or ValueError (wrong value) before any model runs.
     """
     spec = get_checkpoint(checkpoint)
     title = _title(spec)
@@ -162,6 +166,7 @@ def segment(
     threshold = fraction(threshold, "threshold")
     size = _working_size(working_size)
     where = resolve_device(device)
+    resolved = resolve_precision(precision, where)
     mode = weights_mode()
 
     start = clock(where)
@@ -180,14 +185,14 @@ def segment(
     prepared = clock(where)
     if progress is not None:
         progress(0.4, f"Running {title} on {model_input[1]}×{model_input[0]}")
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(resolved, where):
         outputs = loaded.model(pixel_values=pixel_values)
     ran = clock(where)
     if progress is not None:
         progress(0.9, "Post-processing")
     result = postprocess(
-        outputs.class_queries_logits[0],
-        outputs.masks_queries_logits[0],
+        outputs.class_queries_logits[0].float(),
+        outputs.masks_queries_logits[0].float(),
         target_size=(int(image.shape[1]), int(image.shape[2])),
         threshold=threshold,
         label_ids_to_fuse=loaded.stuff_ids,
@@ -212,6 +217,7 @@ def segment(
             "threshold": threshold,
             "working_size": size,
             "model_input": model_input,
+            "precision": resolved,
             "device": str(where),
         },
     )

@@ -17,6 +17,7 @@ from segdemo import compare, instance, masks, panoptic, semantic
 from segdemo.models import Progress
 from segdemo.render import segment_palette
 from segdemo.result import Segmentation
+from segdemo.ui.encoding import png_file
 from segdemo.ui.errors import refusal, user_errors
 from segdemo.ui.inputs import PHOTO_EXAMPLES, ChoiceDropdown, ChoiceRadio, RawImage, Upload
 from segdemo.ui.instance_tab import instance_detections
@@ -26,7 +27,6 @@ from segdemo.ui.photos import load_photo
 from segdemo.ui.picking import State
 from segdemo.ui.semantic_tab import semantic_result
 from segdemo.ui.session import session_state
-from segdemo.ui.view import png_file
 
 #: The three kinds, in the order of the page, and their titles.
 KINDS: tuple[str, ...] = ("semantic", "instance", "panoptic")

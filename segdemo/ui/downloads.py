@@ -19,9 +19,9 @@ from gradio.components.base import Component
 from segdemo import exports
 from segdemo.render import render
 from segdemo.result import Segmentation
+from segdemo.ui.encoding import output_file
 from segdemo.ui.errors import refusal, user_errors
 from segdemo.ui.picking import State, selected_ids
-from segdemo.ui.view import output_file
 
 NO_RESULT = "Run the model first: there is no result to download yet."
 

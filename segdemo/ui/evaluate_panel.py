@@ -33,11 +33,12 @@ from segdemo.images import read_panoptic_annotation
 from segdemo.render import LegendEntry
 from segdemo.result import Segmentation
 from segdemo.ui.compare_tab import KINDS, TITLES, model_choices, model_result
+from segdemo.ui.encoding import png_file
 from segdemo.ui.errors import refusal, user_errors
 from segdemo.ui.inputs import ChoiceDropdown, ChoiceRadio, NameDropdown, Upload
 from segdemo.ui.model_tab import MODEL_CONCURRENCY_ID, progress_callback
 from segdemo.ui.picking import State
-from segdemo.ui.view import legend_html, png_file
+from segdemo.ui.view import legend_html
 
 #: The models to score, one dropdown for task and model: "<task>:<model key>".
 MODELS = [

@@ -9,6 +9,7 @@ import torch
 
 from segdemo import instance
 from segdemo.models import Progress
+from segdemo.precision import DEFAULT_PRECISION
 from segdemo.result import Segmentation
 from segdemo.ui.downloads import NO_RESULT, zip_file
 from segdemo.ui.errors import refusal
@@ -42,6 +43,7 @@ def segment_instance(
     boxes: bool,
     picked: list[str] | None,
     alpha: float,
+    precision: str = DEFAULT_PRECISION,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented idiom
 ) -> tuple[Any, ...]:
     """Instance segmentation: torchvision Mask R-CNN finds each object with its own mask and score.
@@ -58,6 +60,7 @@ def segment_instance(
         boxes: Whether the overlay draws each instance's box and label.
         picked: Instance labels to cut out as the result names them, e.g. "cat 1 · 0.97".
         alpha: Opacity of the instance colours over the photo, from 0 (photo only) to 1.
+        precision: The model's arithmetic: fp32 (exact), bf16 (faster where native) or auto.
 
     Returns:
         status: model, device, number of detections and stage times
@@ -68,21 +71,27 @@ def segment_instance(
     """
     working_size = int(working_size)  # the radio passes 512.0 as it came
     image, note = load_photo(photo)
-    dets = instance_detections(image, variant, working_size, progress_callback(progress))
+    dets = instance_detections(image, variant, working_size, progress_callback(progress), precision)
     state = {"image": image.to(dets.device), "dets": dets, "note": note, "stem": photo_stem(photo)}
     return _show(state, threshold, classes, boxes, picked, alpha, new_image=True)
 
 
 def instance_detections(
-    image: torch.Tensor, variant: str, working_size: int, progress: Progress | None
+    image: torch.Tensor,
+    variant: str,
+    working_size: int,
+    progress: Progress | None,
+    precision: str = DEFAULT_PRECISION,
 ) -> instance.Detections:
     """Mask R-CNN's detections for ``image`` from the shared cache (computed once per photo,
-    variant and working size, whichever tab asks)."""
+    variant, working size and precision, whichever tab asks)."""
     return cached(
         "instance",
         image,
-        (variant, working_size),
-        lambda: instance.detect(image, variant, working_size=working_size, progress=progress),
+        (variant, working_size, precision),
+        lambda: instance.detect(
+            image, variant, working_size=working_size, precision=precision, progress=progress
+        ),
     )
 
 

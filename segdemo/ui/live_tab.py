@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 import gradio as gr
 import numpy as np
@@ -68,20 +67,17 @@ def live_frame(
         classes=classes or live.DEFAULT_CLASSES,
         background=None if background is None else _tensor(background),
         working_size=int(working_size),
-        options=live_options(),
     )
     now = time.perf_counter()
     fps = _smoothed_fps(clock, now)
     clock.update(last=now, fps=fps)
     ms = sum(shown.seg.extras["timings_ms"].values())
-    status = f"{fps:.1f} frames/s · model run {ms:.0f} ms · {shown.seg.extras['model']}"
+    extras = shown.seg.extras
+    status = (
+        f"{fps:.1f} frames/s · model run {ms:.0f} ms · {extras['model']} in {extras['precision']}"
+    )
     image = shown.image.permute(1, 2, 0).cpu().numpy()
     return image, status, legend_html(shown.legend), clock
-
-
-def live_options() -> dict[str, Any]:
-    """The semantic adapter's keyword options for live frames, all in one place."""
-    return {}
 
 
 def _tensor(image: np.ndarray) -> torch.Tensor:

@@ -18,9 +18,10 @@ import gradio as gr
 from gradio.components.base import Component
 
 from segdemo.models import Progress
+from segdemo.precision import DEFAULT_PRECISION
 from segdemo.ui.downloads import DownloadRow, download_result, download_row
 from segdemo.ui.errors import user_errors
-from segdemo.ui.inputs import PHOTO_EXAMPLES, NamePicker, NumberSlider, RawImage
+from segdemo.ui.inputs import PHOTO_EXAMPLES, ChoiceRadio, NamePicker, NumberSlider, RawImage
 from segdemo.ui.picking import pick_by_click, rerender
 from segdemo.ui.session import session_state
 from segdemo.ui.view import ResultView, result_view
@@ -33,6 +34,19 @@ Handler = Callable[..., Any]
 def progress_callback(progress: gr.Progress) -> Progress:
     """Adapt gr.Progress to the adapters' ``progress(fraction, message)`` callback."""
     return lambda fraction, message: progress(fraction, desc=message)
+
+
+def speed_radio() -> ChoiceRadio:
+    """The "Speed" choice: the precision of the model's forward (see segdemo.precision)."""
+    return ChoiceRadio(
+        [
+            ("Exact (fp32)", "fp32"),
+            ("Fast (bf16; needs a CPU with avx512_bf16/AMX or a GPU)", "bf16"),
+            ("Auto (bf16 where the hardware has it natively, else fp32)", "auto"),
+        ],
+        value=DEFAULT_PRECISION,
+        label="Speed",
+    )
 
 
 class ModelTab:
@@ -49,6 +63,7 @@ class ModelTab:
     """
 
     photo: RawImage
+    speed: ChoiceRadio
     button: gr.Button
     status: gr.Markdown
     picked: NamePicker
@@ -61,14 +76,16 @@ class ModelTab:
 
     @contextmanager
     def options(self, button: str) -> Iterator[None]:
-        """The photo beside a column of the tab's options (laid out in the ``with`` body) and the
-        run button labelled ``button``; then the example photos and the status line."""
+        """The photo beside a column of the tab's options (laid out in the ``with`` body), the
+        Speed choice and the run button labelled ``button``; then the example photos and the
+        status line."""
         with gr.Row():
             self.photo = RawImage(
                 label="Photo", type="filepath", sources=["upload", "clipboard", "webcam"]
             )
             with gr.Column():
                 yield
+                self.speed = speed_radio()
                 self.button = gr.Button(button, variant="primary")
         gr.Examples(
             PHOTO_EXAMPLES, inputs=[self.photo], label="Examples (scikit-image, free to use)"
@@ -97,8 +114,9 @@ class ModelTab:
     ) -> None:
         """Create the session state and wire the run, re-render, click and download events.
 
-        - ``run(photo, *options, *filters, picked, alpha)`` answers ``status, *before_picker,
-          picked, *view, *after_view, state``; API ``/<api_name>``.
+        - ``run(photo, *options, *filters, picked, alpha, precision)`` answers ``status,
+          *before_picker, picked, *view, *after_view, state``; API ``/<api_name>``; the
+          precision comes from the Speed choice, last, so API callers may leave it out.
         - ``rerender(state, *filters, picked, alpha)`` runs when a filter, the picks or alpha
           change; API ``/<api_name>_render``. Without filters it answers the view only; a filter
           changes which segments there are, so with filters it answers what ``run`` does.
@@ -118,7 +136,7 @@ class ModelTab:
         ]
         self.button.click(
             user_errors(run),
-            [self.photo, *options, *filters, self.picked, alpha],
+            [self.photo, *options, *filters, self.picked, alpha, self.speed],
             outputs,
             api_name=api_name,
             concurrency_id=MODEL_CONCURRENCY_ID,

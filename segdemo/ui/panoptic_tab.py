@@ -9,6 +9,7 @@ import torch
 
 from segdemo import panoptic
 from segdemo.models import Progress
+from segdemo.precision import DEFAULT_PRECISION
 from segdemo.result import Segmentation
 from segdemo.ui.inputs import ChoiceDropdown, ChoiceRadio, Upload, opacity_slider
 from segdemo.ui.model_tab import ModelTab, progress_callback
@@ -26,6 +27,7 @@ def segment_panoptic(
     working_size: int,
     picked: list[str] | None,
     alpha: float,
+    precision: str = DEFAULT_PRECISION,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented idiom
 ) -> tuple[Any, ...]:
     """Panoptic segmentation: Mask2Former gives things (each object) and stuff (sky, road) masks.
@@ -38,6 +40,7 @@ def segment_panoptic(
         working_size: The short side in pixels the model sees: 384 (fast) or 800 (closer to PQ).
         picked: Labels to cut out as the result names them, e.g. "cat 1 · 0.97"; empty: things.
         alpha: Opacity of the segment colours over the photo, from 0 (photo only) to 1.
+        precision: The model's arithmetic: fp32 (exact), bf16 (faster where native) or auto.
 
     Returns:
         status: model, device, number of segments and stage times
@@ -47,7 +50,7 @@ def segment_panoptic(
     """
     working_size = int(working_size)  # the radio passes 512.0 as it came
     image, note = load_photo(photo)
-    seg = panoptic_result(image, checkpoint, working_size, progress_callback(progress))
+    seg = panoptic_result(image, checkpoint, working_size, progress_callback(progress), precision)
     image = image.to(seg.device)
     picker, value = picker_update(seg, picked, [s.label for s in seg.segments if s.is_thing])
     state = {"image": image, "seg": seg, "stem": photo_stem(photo)}
@@ -56,15 +59,25 @@ def segment_panoptic(
 
 
 def panoptic_result(
-    image: torch.Tensor, checkpoint: str, working_size: int, progress: Progress | None
+    image: torch.Tensor,
+    checkpoint: str,
+    working_size: int,
+    progress: Progress | None,
+    precision: str = DEFAULT_PRECISION,
 ) -> Segmentation:
     """Mask2Former's result for ``image`` from the shared cache (computed once per photo,
-    checkpoint and working size, whichever tab asks)."""
+    checkpoint, working size and precision, whichever tab asks)."""
     return cached(
         "panoptic",
         image,
-        (checkpoint, working_size),
-        lambda: panoptic.segment(image, checkpoint, working_size=working_size, progress=progress),
+        (checkpoint, working_size, precision),
+        lambda: panoptic.segment(
+            image,
+            checkpoint,
+            working_size=working_size,
+            precision=precision,
+            progress=progress,
+        ),
     )
 
 

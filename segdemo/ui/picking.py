@@ -60,11 +60,18 @@ def toggled(picked: Sequence[str] | None, label: str | None) -> list[str]:
 
 
 def rerender(state: State, picked: list[str] | None, alpha: float) -> tuple[Any, ...]:
-    """Re-render a result when only the picked segments or alpha changed (no model runs)."""
+    """Re-render a result when only the picked segments or alpha changed (no model runs).
+
+    The state remembers the picks last sent by a re-render: when they are the same, only alpha
+    changed, and only the overlay is sent (the mask and cut-outs on the page stay as they are).
+    """
     if not state:
         raise gr.Error(NO_RESULT)
     seg = state["seg"]
-    return view_values(state["image"], seg, selected_ids(seg, picked), alpha)
+    selected = selected_ids(seg, picked)
+    same_picks = state.get("sent_picks") == selected
+    state["sent_picks"] = selected
+    return view_values(state["image"], seg, selected, alpha, overlay_only=same_picks)
 
 
 def pick_by_click(

@@ -9,6 +9,7 @@ import torch
 
 from segdemo import semantic
 from segdemo.models import Progress
+from segdemo.precision import DEFAULT_PRECISION
 from segdemo.result import Segmentation
 from segdemo.ui.inputs import ChoiceRadio, Upload, opacity_slider
 from segdemo.ui.model_tab import ModelTab, progress_callback
@@ -29,6 +30,7 @@ def segment_semantic(
     variant: str,
     picked: list[str] | None,
     alpha: float,
+    precision: str = DEFAULT_PRECISION,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented idiom
 ) -> tuple[Any, ...]:
     """Semantic segmentation: torchvision DeepLabV3 gives every pixel one of 21 Pascal VOC classes.
@@ -40,6 +42,7 @@ def segment_semantic(
         variant: The DeepLabV3 backbone: resnet50 (default), resnet101 or mobilenet_v3_large.
         picked: Class names to cut out, e.g. ["cat"]; none (or none found): all but background.
         alpha: Opacity of the class colours over the photo, from 0 (photo only) to 1.
+        precision: The model's arithmetic: fp32 (exact), bf16 (faster where native) or auto.
 
     Returns:
         status: model, device, number of segments and stage times
@@ -47,7 +50,7 @@ def segment_semantic(
         overlay, legend, mask, cut-out on black, transparent cut-out: PNG images and legend HTML
     """
     image, note = load_photo(photo)
-    seg = semantic_result(image, variant, progress_callback(progress))
+    seg = semantic_result(image, variant, progress_callback(progress), precision)
     image = image.to(seg.device)
     default = [s.label for s in seg.segments if s.label != semantic.BACKGROUND]
     picker, value = picker_update(seg, picked, default)
@@ -56,11 +59,19 @@ def segment_semantic(
     return (status_line(seg, note), picker, *values, state)
 
 
-def semantic_result(image: torch.Tensor, variant: str, progress: Progress | None) -> Segmentation:
-    """DeepLabV3's result for ``image`` from the shared cache (computed once per photo and
-    variant, whichever tab asks)."""
+def semantic_result(
+    image: torch.Tensor,
+    variant: str,
+    progress: Progress | None,
+    precision: str = DEFAULT_PRECISION,
+) -> Segmentation:
+    """DeepLabV3's result for ``image`` from the shared cache (computed once per photo, variant
+    and precision, whichever tab asks)."""
     return cached(
-        "semantic", image, (variant,), lambda: semantic.segment(image, variant, progress=progress)
+        "semantic",
+        image,
+        (variant, precision),
+        lambda: semantic.segment(image, variant, precision=precision, progress=progress),
     )
 
 

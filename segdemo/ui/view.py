@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import html
 import re
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import torch
 
-from segdemo.images import jpeg_data_url, png_bytes, rgb_image, write_atomically
+from segdemo.images import jpeg_data_url
 from segdemo.render import LegendEntry, render, segment_palette
 from segdemo.result import Segmentation
+from segdemo.ui.encoding import baseline, mask_file, png_file, preview_file
 
 
 @dataclass
@@ -57,29 +56,6 @@ def result_view(overlay_label: str) -> ResultView:
     return ResultView(overlay, legend, mask, on_black, cutout)
 
 
-#: Where the tabs write the files they show: inside Gradio's file cache (its upload folder,
-#: GRADIO_TEMP_DIR), so Gradio serves them as they are (no second encode, no copy) and its
-#: ``delete_cache`` schedule removes them with its own files.
-OUTPUT_DIR = Path(gr.utils.get_upload_folder()) / "segdemo"
-#: PNG compression for what the page shows: lossless like any level, and several times faster to
-#: write than PIL's default (6) on photos, at a somewhat larger file.
-PNG_LEVEL = 1
-
-
-def output_file(data: bytes, name: str) -> str:
-    """Write ``data`` as the file ``name`` in a folder of its own under OUTPUT_DIR; its path.
-
-    Every call gets a new folder: Gradio's own caching names files by their content and rewrites
-    them in place, so two requests with the same output could truncate each other's download.
-    """
-    return str(write_atomically(OUTPUT_DIR / uuid.uuid4().hex / name, data))
-
-
-def png_file(image: torch.Tensor, name: str) -> str:
-    """Write uint8 [C, H, W] or [H, W] (any device) as a lossless PNG of its own; its path."""
-    return output_file(png_bytes(rgb_image(image), compress_level=PNG_LEVEL), f"{name}.png")
-
-
 def view_values(
     image: torch.Tensor,
     seg: Segmentation,
@@ -88,20 +64,24 @@ def view_values(
     *,
     boxes: bool = False,
     hover: bool = False,
+    overlay_only: bool = False,
 ) -> tuple[Any, ...]:
     """What a ResultView shows for ``seg`` over ``image`` with ``selected`` segment ids: the
-    images as paths of exact, full-resolution PNG files (see :func:`png_file`).
+    images as paths of full-resolution files (see :mod:`segdemo.ui.encoding` for the formats).
 
+    ``overlay_only`` (only alpha changed): the mask and cut-outs are skipped, not sent again.
     ``hover`` appends :func:`hover_map_html` of the overlay.
     """
     shown = render(image, seg, selected, alpha, boxes=boxes)
-    values = (
-        png_file(shown.overlay, "overlay"),
-        legend_html(shown.legend),
-        png_file(shown.mask.to(torch.uint8) * 255, "mask"),
-        png_file(shown.on_black, "cutout-on-black"),
-        png_file(shown.cutout, "cutout"),
-    )
+    if overlay_only and not baseline():
+        cutouts: tuple[Any, ...] = (gr.skip(), gr.skip(), gr.skip())
+    else:
+        cutouts = (
+            mask_file(shown.mask, "mask"),
+            png_file(shown.on_black, "cutout-on-black"),
+            png_file(shown.cutout, "cutout"),
+        )
+    values = (preview_file(shown.overlay, "overlay"), legend_html(shown.legend), *cutouts)
     return (*values, hover_map_html(shown.overlay, seg)) if hover else values
 
 
@@ -168,9 +148,12 @@ def hover_map_html(overlay: torch.Tensor, seg: Segmentation) -> str:
 
 
 def status_line(seg: Segmentation, note: str = "") -> str:
-    """The status line: "**Model** on device: N segments · stage times", after ``note``."""
+    """The status line: "**Model** on device in precision: N segments · stage times", after
+    ``note`` (the precision where the result names one)."""
     timings = " · ".join(
         f"{stage} {ms:.0f} ms" for stage, ms in seg.extras.get("timings_ms", {}).items()
     )
     model = seg.extras.get("model", seg.task)
-    return f"{note}**{model}** on {seg.device.type}: {len(seg)} segments · {timings}"
+    precision = seg.extras.get("precision")
+    where = seg.device.type + (f" in {precision}" if precision else "")
+    return f"{note}**{model}** on {where}: {len(seg)} segments · {timings}"

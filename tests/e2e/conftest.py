@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,68 +9,27 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
-ROOT = Path(__file__).resolve().parents[2]
+from segdemo.bench import server
+from segdemo.bench.server import ROOT, free_port
+
 EXAMPLES = ROOT / "assets" / "examples"
-STARTUP_TIMEOUT_S = 180
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["EXAMPLES", "ROOT", "free_port", "served"]
 
 
 @contextmanager
 def served(log_dir: Path, **extra_env: str) -> Iterator[str]:
     """`python app.py` on a free loopback port with random weights and ``extra_env``: its URL while
-    the ``with`` body runs. The server's log is printed afterwards (pytest shows it on failure)."""
-    port = free_port()
+    the ``with`` body runs (see :func:`segdemo.bench.server.served`). The server's log is printed
+    afterwards (pytest shows it on failure)."""
     log_path = log_dir / "server.log"
-    env = {
-        **os.environ,
-        "GRADIO_SERVER_NAME": "127.0.0.1",
-        "GRADIO_SERVER_PORT": str(port),
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "GRADIO_MCP_SERVER": "False",
-        "SEGDEMO_MCP": "",
-        "SEGDEMO_WEIGHTS": "random",
-        "SEGDEMO_OFFLINE": "1",
-        **extra_env,
-    }
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        url = f"http://127.0.0.1:{port}/"
-        try:
-            wait_until_served(url, process, log_path)
+    try:
+        with server.served(log_path, **extra_env) as url:
             yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        print(log_path.read_text())  # shown by pytest when a test failed
-
-
-def wait_until_served(url: str, process: subprocess.Popen, log_path: Path) -> None:
-    """Return once ``url`` answers 200; fail the test if the server exits or takes too long."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"app.py exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(
-                f"app.py did not serve within {STARTUP_TIMEOUT_S}s:\n{log_path.read_text()}"
-            )
-        time.sleep(0.5)
+    except RuntimeError as error:
+        pytest.fail(str(error))
+    finally:
+        if log_path.exists():
+            print(log_path.read_text())
 
 
 @pytest.fixture(scope="session")

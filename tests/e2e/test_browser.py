@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
+from segdemo.bench.browser import CHROMIUM, CHROMIUM_ARGS
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +125,7 @@ def test_a_model_tab_runs_and_a_click_toggles_the_class_under_the_cursor(page) -
     page.locator("img[src*='chelsea.png']:visible").first.click()
     page.locator("button:visible", has_text="Segment").click()
     page.locator(
-        "p:visible", has_text=re.compile(r"DeepLabV3-ResNet50 on \w+: \d+ segments")
+        "p:visible", has_text=re.compile(r"DeepLabV3-ResNet50 on \w+ in \w+: \d+ segments")
     ).wait_for(timeout=120_000)
     picked = checked_boxes(page, "Classes to cut out")
     assert picked > 1  # random ResNet-50 weights give several classes; all but background picked

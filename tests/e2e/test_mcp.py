@@ -106,7 +106,8 @@ def test_show_ground_truth_takes_data_urls_and_answers_text_and_images(mcp_url, 
     texts = [c.text for c in result.content if c.type == "text"]
     images = [c for c in result.content if c.type == "image"]
     assert "451×300" in texts[0] and "object value 3" in texts[0]
-    assert len(images) == 4 and {i.mimeType for i in images} == {"image/png"}
+    # the overlay is a JPEG to look at; the mask and cut-outs exact PNGs
+    assert [i.mimeType for i in images] == ["image/jpeg", "image/png", "image/png", "image/png"]
     # the last image is the transparent cut-out: its alpha is the trimap's value 3
     region = np.array(Image.open(trimap)) == 3
     assert region.any() and not region.all()

@@ -1,0 +1,200 @@
+"""The app suite: what a user waits for, through the real server (`python app.py`, random
+weights, loopback) and gradio_client, at 1080p, per model tab.
+
+- ``roundtrip_cached_1080p_<tab>``: a repeated identical API call (served from the result
+  cache): upload, decode, render, encode and the client's download of every output;
+- ``rerender_1080p_<tab>``: the alpha re-render event (``/<tab>_render``) with the same picks;
+- ``run_overhead_1080p_<tab>``: a fresh photo's round trip minus the adapter's own stage times
+  (preprocess, model, postprocess), with ``share_of_model`` = overhead / model time;
+- ``cold_page_served``: ``python app.py`` → the page answers; ``cold_first_run_semantic``: the
+  first run, started USER_DELAY_S after the page is up (a user picking a photo), model load
+  included;
+- ``browser_rerender_1080p``: headless Chromium on the Semantic tab, from releasing the opacity
+  slider to the new overlay decoded (see :mod:`segdemo.bench.browser`).
+
+Each line's baseline runs in the same bench run on a second server: the old encoding path
+(SEGDEMO_BENCH_ENCODING=baseline: every output a default-level PNG, every output re-sent) for
+the first three, no background model loading (SEGDEMO_PRELOAD=0) for the cold start. The
+model servers run with SEGDEMO_PRELOAD=0 so that no background load competes with the timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from segdemo.bench import browser
+from segdemo.bench.server import served
+from segdemo.bench.timing import photo_like, repeats, report, wants
+
+#: The model tabs, their run arguments after the photo and their re-render arguments (alpha
+#: is last in both and alternates).
+TABS: dict[str, tuple[tuple[Any, ...], tuple[Any, ...]]] = {
+    "semantic": (("resnet50", []), ([],)),
+    "instance": (("v2", 800, 0.5, [], False, []), (0.5, [], False, [])),
+    "panoptic": (("facebook/mask2former-swin-tiny-coco-panoptic", 384, []), ([],)),
+}
+BASELINE_ENCODING = "PIL default PNG for every output, all re-sent (SEGDEMO_BENCH_ENCODING)"
+#: How long after the page is up the cold first run starts: a user choosing a photo.
+USER_DELAY_S = 5.0
+SIZE = (1080, 1920)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Run the app benchmarks ``--only`` asks for; one JSON line each."""
+    with tempfile.TemporaryDirectory(prefix="segdemo-bench-app-") as folder:
+        work = Path(folder)
+        if wants(args, "cold_"):
+            _cold_start(work)
+        tabs = [t for t in TABS if any(wants(args, f"{k}_1080p_{t}") for k in _MODEL_BENCHES)]
+        if tabs:
+            _model_tabs(args, work, tabs)
+        if wants(args, "browser_rerender_1080p"):
+            _browser_rerender(args, work)
+
+
+def _cold_start(work: Path) -> None:
+    photo = _photo(work, seed=1)
+    timings = {}
+    for variant, env in (("ours", {}), ("baseline", {"SEGDEMO_PRELOAD": "0"})):
+        start = time.perf_counter()
+        with served(work / f"cold-{variant}.log", **env) as url:
+            page_ms = (time.perf_counter() - start) * 1e3
+            time.sleep(USER_DELAY_S)
+            client = _client(url)
+            run_ms = _timed(partial(_run, client, "semantic", photo))
+        timings[variant] = (page_ms, run_ms)
+    baseline = "python app.py with SEGDEMO_PRELOAD=0 (no background model loading)"
+    (ours_page, ours_run), (base_page, base_run) = timings["ours"], timings["baseline"]
+    report("cold_page_served", ours_page, baseline=baseline, baseline_ms=base_page)
+    report(
+        "cold_first_run_semantic",
+        ours_run,
+        baseline=baseline,
+        baseline_ms=base_run,
+        user_delay_s=USER_DELAY_S,
+    )
+
+
+_MODEL_BENCHES = ("roundtrip_cached", "rerender", "run_overhead")
+
+
+def _model_tabs(args: argparse.Namespace, work: Path, tabs: list[str]) -> None:
+    cached_photo = _photo(work, seed=0)
+    fresh = [_photo(work, seed=100 + i) for i in range(repeats(args, slow=True)["repeat"])]
+    samples: dict[str, dict[str, list[float]]] = {}
+    model_ms: dict[str, float] = {}
+    for variant, env in (("ours", {}), ("baseline", {"SEGDEMO_BENCH_ENCODING": "baseline"})):
+        with served(work / f"{variant}.log", SEGDEMO_PRELOAD="0", **env) as url:
+            client = _client(url)
+            for tab in tabs:
+                found, model_ms[tab] = _time_tab(args, client, tab, cached_photo, fresh)
+                samples.setdefault(variant, {}).update(found)
+    for name, ours_samples in samples["ours"].items():
+        if not wants(args, name):
+            continue
+        ours = statistics.median(ours_samples)
+        base = statistics.median(samples["baseline"][name])
+        fields: dict[str, Any] = {}
+        if name.startswith("run_overhead"):
+            model = model_ms[name.rsplit("_", 1)[1]]
+            fields = {"model_ms": round(model, 1), "share_of_model": round(ours / model, 3)}
+        report(name, ours, baseline=BASELINE_ENCODING, baseline_ms=base, **fields)
+
+
+def _browser_rerender(args: argparse.Namespace, work: Path) -> None:
+    photo = _photo_file(work, seed=2)
+    medians = {}
+    for variant, env in (("ours", {}), ("baseline", {"SEGDEMO_BENCH_ENCODING": "baseline"})):
+        with served(work / f"browser-{variant}.log", SEGDEMO_PRELOAD="0", **env) as url:
+            medians[variant] = statistics.median(
+                browser.rerender_samples_ms(url, photo, repeats(args)["repeat"])
+            )
+    report(
+        "browser_rerender_1080p",
+        medians["ours"],
+        baseline=BASELINE_ENCODING,
+        baseline_ms=medians["baseline"],
+        tab="semantic",
+    )
+
+
+def _time_tab(
+    args: argparse.Namespace, client: Any, tab: str, cached_photo: Any, fresh: list[Any]
+) -> tuple[dict[str, list[float]], float]:
+    """One tab's samples (ms) by bench name, and the median adapter time of its fresh runs."""
+    cached = partial(_run, client, tab, cached_photo)
+    cached()  # loads the model and fills the result cache (untimed)
+    alphas = iter([0.3, 0.7] * 10_000)
+    render = partial(_render, client, tab, alphas)
+    found = {
+        f"roundtrip_cached_1080p_{tab}": _samples(cached, repeats(args)),
+        f"rerender_1080p_{tab}": _samples(render, repeats(args)),
+    }
+    overheads, models = [], []
+    for photo in fresh:
+        start = time.perf_counter()
+        status = _run(client, tab, photo)[0]
+        total = (time.perf_counter() - start) * 1e3
+        model = _adapter_ms(status)
+        overheads.append(total - model)
+        models.append(model)
+    found[f"run_overhead_1080p_{tab}"] = overheads
+    return found, statistics.median(models)
+
+
+def _run(client: Any, tab: str, photo: Any) -> Any:
+    return client.predict(photo, *TABS[tab][0], 0.5, api_name=f"/{tab}")
+
+
+def _render(client: Any, tab: str, alphas: Iterator[float]) -> Any:
+    return client.predict(*TABS[tab][1], next(alphas), api_name=f"/{tab}_render")
+
+
+def _client(url: str) -> Any:
+    from gradio_client import Client
+
+    return Client(url, verbose=False)
+
+
+def _photo(work: Path, seed: int) -> Any:
+    """:func:`_photo_file`, ready for gradio_client."""
+    from gradio_client import handle_file
+
+    return handle_file(str(_photo_file(work, seed)))
+
+
+def _photo_file(work: Path, seed: int) -> Path:
+    """A 1080p JPEG (q90, like a camera's) of :func:`photo_like`."""
+    from segdemo.images import jpeg_bytes
+
+    path = work / f"photo-{seed}.jpg"
+    path.write_bytes(jpeg_bytes(photo_like(*SIZE, seed=seed)))
+    return path
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1e3
+
+
+def _samples(fn: Callable[[], object], counts: dict[str, int]) -> list[float]:
+    for _ in range(counts["warmup"]):
+        fn()
+    return [_timed(fn) for _ in range(counts["repeat"])]
+
+
+def _adapter_ms(status: str) -> float:
+    """The adapter's own time from the status line: its stage times except loading."""
+    stages = re.findall(r"(\w+) (\d+(?:\.\d+)?) ms", status)
+    if not stages:
+        raise ValueError(f"no stage times in the status line {status!r}")
+    return sum(float(ms) for stage, ms in stages if stage != "load")
