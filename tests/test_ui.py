@@ -32,6 +32,7 @@ from segdemo.ui import (
     groundtruth_tab,
     inputs,
     instance_tab,
+    panoptic_tab,
     photos,
     picking,
     semantic_tab,
@@ -660,3 +661,43 @@ def test_outputs_are_written_where_gradio_serves_and_deletes_its_own_files() -> 
     assert view.OUTPUT_DIR.is_relative_to(Path(demo.GRADIO_CACHE).resolve())
     path = view.png_file(torch.zeros(3, 2, 2, dtype=torch.uint8), "x")
     assert demo.move_resource_to_block_cache(path) == str(Path(path).resolve())
+
+
+def test_a_new_photo_on_the_instance_tab_picks_every_detection(monkeypatch) -> None:
+    dets = coco_detections(300, 451)  # chelsea.png's size
+    monkeypatch.setattr(instance_tab, "instance_detections", lambda *args: dets)
+    status, _classes, picker, *_view, _hover, state = instance_tab.segment_instance(
+        PHOTO, "v1", 512, 0.5, [], True, ["an old photo's cat 9 · 0.99"], 0.5
+    )
+    labels = [s.label for s in state["seg"].segments]
+    assert len(labels) == 3 and picker["value"] == labels
+    assert "3 segments" in status
+    # unpicking everything afterwards stays unpicked: the default is for new photos only
+    assert instance_tab.refilter(state, 0.5, [], True, [], 0.5)[2]["value"] == []
+
+
+def test_the_panoptic_table_lists_the_best_scores_first() -> None:
+    ids = torch.tensor([[1, 2, 3, 0]], dtype=torch.int32)
+    segments = (
+        Segment(1, 1, "sky", None, False),
+        Segment(2, 2, "cat 1 · 0.60", 0.6, True),
+        Segment(3, 2, "cat 2 · 0.95", 0.95, True),
+    )
+    seg = Segmentation(ids, segments, ("__background__", "sky", "cat"), "panoptic")
+    rows = panoptic_tab.segment_rows(seg)
+    assert [r[0] for r in rows] == ["cat 2 · 0.95", "cat 1 · 0.60", "sky"]
+    assert rows[0][3:] == [1, "25.0%"]
+
+
+@pytest.mark.parametrize(
+    ("count", "text"), [(0, ": 0 segments"), (1, ": 1 segment ·"), (2, ": 2 segments")]
+)
+def test_the_status_line_counts_in_words(count: int, text: str) -> None:
+    ids = (
+        torch.arange(1, count + 1, dtype=torch.int32).reshape(1, -1)
+        if count
+        else torch.zeros(1, 1, dtype=torch.int32)
+    )
+    segments = tuple(Segment(k, 1, f"cat {k}", 0.9, True) for k in range(1, count + 1))
+    seg = Segmentation(ids, segments, ("__background__", "cat"), "instance")
+    assert text in view.status_line(seg)

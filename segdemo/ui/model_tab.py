@@ -23,7 +23,7 @@ from segdemo.ui.errors import user_errors
 from segdemo.ui.inputs import PHOTO_EXAMPLES, NamePicker, NumberSlider, RawImage
 from segdemo.ui.picking import pick_by_click, rerender
 from segdemo.ui.session import session_state
-from segdemo.ui.view import ResultView, result_view
+from segdemo.ui.view import SCROLL_TO_RESULT_JS, ResultView, result_view
 
 #: The model events share one concurrency group: the models share one CPU/GPU.
 MODEL_CONCURRENCY_ID = "models"
@@ -77,7 +77,7 @@ class ModelTab:
 
     def results(self, picker_label: str, overlay_label: str) -> None:
         """The segment picker, the result view and the download button."""
-        self.picked = NamePicker(label=picker_label, choices=[])
+        self.picked = NamePicker(label=picker_label, choices=[], elem_classes=["segdemo-scroll"])
         self.view = result_view(overlay_label)
         self.downloads = download_row()
 
@@ -122,8 +122,10 @@ class ModelTab:
             outputs,
             api_name=api_name,
             concurrency_id=MODEL_CONCURRENCY_ID,
-            show_progress_on=[self.status],
-        )
+            show_progress_on=[self.status, self.view.overlay],
+        ).success(None, js=SCROLL_TO_RESULT_JS, queue=False)
+        # A new photo starts from the default picks, not the last photo's.
+        self.photo.change(lambda: [], None, self.picked, api_visibility="private", queue=False)
         changes = [*filters, self.picked, alpha]
         gr.on(
             [c.release if isinstance(c, gr.Slider) else c.input for c in changes],
