@@ -268,8 +268,11 @@ def test_clicking_the_overlay_picks_the_value_or_segment_under_the_cursor() -> N
     trimap = np.array(Image.open(TRIMAP))
     assert_varied(trimap, "the trimap")
     y, x = (int(v[0]) for v in np.nonzero(trimap == 3))
-    value, *shown = groundtruth_tab.pick_by_click(state, 0.5, click(x, y))
+    status, value, *shown = groundtruth_tab.pick_by_click(state, 0.5, click(x, y))
     assert value == 3 and len(shown) == 5
+    assert status.endswith("3 distinct values · object value 3")
+    status, *shown = groundtruth_tab.rerender(state, 2, 0.5)
+    assert status.endswith("object value 2") and len(shown) == 5
     # model tabs toggle the label under the cursor in the picker
     names, *_ = picking.pick_by_click(state, ["border"], 0.5, click(x, y))
     assert names == []

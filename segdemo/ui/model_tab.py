@@ -19,12 +19,14 @@ from gradio.components.base import Component
 
 from segdemo.models import Progress
 from segdemo.ui.downloads import DownloadRow, download_result, download_row
-from segdemo.ui.errors import user_errors
+from segdemo.ui.errors import CLEAR_TOASTS_JS, STATUS_CLASS, user_errors
 from segdemo.ui.inputs import PHOTO_EXAMPLES, NamePicker, NumberSlider, RawImage
 from segdemo.ui.picking import pick_by_click, rerender
 from segdemo.ui.session import session_state
 from segdemo.ui.view import SCROLL_TO_RESULT_JS, ResultView, result_view
 
+#: After a run succeeds: close the old error toasts and bring the result into view.
+AFTER_RESULT_JS = f"() => {{ ({CLEAR_TOASTS_JS})(); ({SCROLL_TO_RESULT_JS})(); }}"
 #: The model events share one concurrency group: the models share one CPU/GPU.
 MODEL_CONCURRENCY_ID = "models"
 Handler = Callable[..., Any]
@@ -73,7 +75,7 @@ class ModelTab:
         gr.Examples(
             PHOTO_EXAMPLES, inputs=[self.photo], label="Examples (scikit-image, free to use)"
         )
-        self.status = gr.Markdown(min_height=40)
+        self.status = gr.Markdown(min_height=40, elem_classes=[STATUS_CLASS])
 
     def results(self, picker_label: str, overlay_label: str) -> None:
         """The segment picker, the result view and the download button."""
@@ -123,7 +125,7 @@ class ModelTab:
             api_name=api_name,
             concurrency_id=MODEL_CONCURRENCY_ID,
             show_progress_on=[self.status, self.view.overlay],
-        ).success(None, js=SCROLL_TO_RESULT_JS, queue=False)
+        ).success(None, js=AFTER_RESULT_JS, queue=False)
         # A new photo starts from the default picks, not the last photo's.
         self.photo.change(lambda: [], None, self.picked, api_visibility="private", queue=False)
         changes = [*filters, self.picked, alpha]

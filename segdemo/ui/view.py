@@ -43,7 +43,8 @@ VIEW_CSS = """
 .segdemo-checkerboard img { background: repeating-conic-gradient(#d6d6d6 0 25%, #fff 0 50%)
                                         0 0 / 16px 16px; }
 .segdemo-outlined img { outline: 1px solid #8888; }
-.segdemo-scroll { max-height: 16em; overflow-y: auto; }
+.segdemo-scroll { max-height: 8em; overflow-y: auto; }
+.segdemo-status { padding-right: 6em; }
 """
 #: Bring the visible result overlay into view (run in the browser after a run succeeds).
 SCROLL_TO_RESULT_JS = (
