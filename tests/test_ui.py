@@ -7,6 +7,7 @@ import io
 import json
 import re
 import threading
+import warnings
 import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ from segdemo.ui import (
     groundtruth_tab,
     inputs,
     instance_tab,
+    model_tab,
     panoptic_tab,
     photos,
     picking,
@@ -704,3 +706,36 @@ def test_the_status_line_counts_in_words(count: int, text: str) -> None:
     segments = tuple(Segment(k, 1, f"cat {k}", 0.9, True) for k in range(1, count + 1))
     seg = Segmentation(ids, segments, ("__background__", "cat"), "instance")
     assert text in view.status_line(seg)
+
+
+def test_shown_files_are_named_after_the_photo_and_the_picked_class() -> None:
+    seg = three_regions(30, 60)
+    state = {"image": a_photo(30, 60), "seg": seg, "stem": "chelsea"}
+    overlay, _legend, mask, on_black, cutout = picking.rerender(state, ["dog"], 0.5)
+    assert Path(cutout).name == "chelsea-dog-cutout.png"
+    assert Path(mask).name == "chelsea-dog-mask.png"
+    assert Path(on_black).name == "chelsea-dog-cutout-on-black.png"
+    assert Path(picking.rerender(state, ["dog", "sky"], 0.5)[4]).name == "chelsea-cutout.png"
+    assert Path(overlay).name == "chelsea-dog-overlay.png"
+
+
+@pytest.mark.parametrize(
+    ("content", "kept"),
+    [(b"not an image at all", False), (b"", False), (None, True)],
+    ids=["text", "empty", "a real photo"],
+)
+def test_an_upload_is_checked_at_once_and_a_bad_one_gives_back_the_last_good(
+    tmp_path, content, kept
+) -> None:
+    upload = PHOTO
+    if content is not None:
+        upload = str(tmp_path / "holiday.png")
+        Path(upload).write_bytes(content)
+    last_good = str(EXAMPLES / "astronaut.jpg")
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        answer = model_tab.checked_photo(upload, last_good)
+    assert answer == ((upload, upload) if kept else (last_good, last_good))
+    assert bool(warned) != kept
+    if warned:
+        assert "holiday.png" in str(warned[0].message)

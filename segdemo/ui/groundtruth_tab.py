@@ -153,7 +153,8 @@ def _chosen_value(object_value: int | None, stored: list[int]) -> int:
 
 def _view_values(state: dict[str, Any], value: int, alpha: float) -> tuple[Any, ...]:
     seg = state["seg"]
-    return view_values(state["image"], seg, [groundtruth.segment_for_value(seg, value)], alpha)
+    selected = [groundtruth.segment_for_value(seg, value)]
+    return view_values(state["image"], seg, selected, alpha, stem=state["stem"])
 
 
 def build() -> None:

@@ -164,7 +164,13 @@ def _show(
     every = [s.label for s in seg.segments]
     picker, value = picker_update(seg, picked, every if new_image else (picked or []))
     values = view_values(
-        state["image"], seg, selected_ids(seg, value), alpha, boxes=boxes, hover=True
+        state["image"],
+        seg,
+        selected_ids(seg, value),
+        alpha,
+        boxes=boxes,
+        hover=True,
+        stem=state["stem"],
     )
     status = (
         f"{status_line(seg, state['note'])} · {len(dets)} detections ≥ "

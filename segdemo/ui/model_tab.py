@@ -10,6 +10,7 @@ it, and the results as a ZIP (``/<api_name>_download``).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -17,10 +18,12 @@ from typing import Any
 import gradio as gr
 from gradio.components.base import Component
 
+from segdemo.images import InputError
 from segdemo.models import Progress
 from segdemo.ui.downloads import DownloadRow, download_result, download_row
-from segdemo.ui.errors import CLEAR_TOASTS_JS, STATUS_CLASS, user_errors
-from segdemo.ui.inputs import PHOTO_EXAMPLES, NamePicker, NumberSlider, RawImage
+from segdemo.ui.errors import CLEAR_TOASTS_JS, STATUS_CLASS, TITLE, user_errors
+from segdemo.ui.inputs import PHOTO_EXAMPLES, NamePicker, NumberSlider, RawImage, Upload
+from segdemo.ui.photos import load_photo
 from segdemo.ui.picking import pick_by_click, rerender
 from segdemo.ui.session import session_state
 from segdemo.ui.view import SCROLL_TO_RESULT_JS, ResultView, result_view
@@ -35,6 +38,17 @@ Handler = Callable[..., Any]
 def progress_callback(progress: gr.Progress) -> Progress:
     """Adapt gr.Progress to the adapters' ``progress(fraction, message)`` callback."""
     return lambda fraction, message: progress(fraction, desc=message)
+
+
+def checked_photo(photo: Upload, last_good: Upload) -> tuple[Upload, Upload]:
+    """At upload: keep the photo if it decodes; else say why and put the last good one back
+    (the photo box shows a photo, not a broken image). Answers the photo and the last good one."""
+    try:
+        load_photo(photo)
+    except InputError as error:
+        gr.Warning(html.escape(str(error), quote=False), title=TITLE)
+        return last_good, last_good
+    return photo, photo
 
 
 class ModelTab:
@@ -128,6 +142,14 @@ class ModelTab:
         ).success(None, js=AFTER_RESULT_JS, queue=False)
         # A new photo starts from the default picks, not the last photo's.
         self.photo.change(lambda: [], None, self.picked, api_visibility="private", queue=False)
+        last_good = session_state()
+        self.photo.upload(
+            checked_photo,
+            [self.photo, last_good],
+            [self.photo, last_good],
+            api_visibility="private",
+            show_progress="hidden",
+        )
         changes = [*filters, self.picked, alpha]
         gr.on(
             [c.release if isinstance(c, gr.Slider) else c.input for c in changes],

@@ -51,7 +51,7 @@ def segment_panoptic(
     image = image.to(seg.device)
     picker, value = picker_update(seg, picked, [s.label for s in seg.segments])
     state = {"image": image, "seg": seg, "stem": photo_stem(photo)}
-    values = view_values(image, seg, selected_ids(seg, value), alpha)
+    values = view_values(image, seg, selected_ids(seg, value), alpha, stem=state["stem"])
     return (status_line(seg, note), segment_rows(seg), picker, *values, state)
 
 

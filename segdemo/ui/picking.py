@@ -64,7 +64,9 @@ def rerender(state: State, picked: list[str] | None, alpha: float) -> tuple[Any,
     if not state:
         raise gr.Error(NO_RESULT)
     seg = state["seg"]
-    return view_values(state["image"], seg, selected_ids(seg, picked), alpha)
+    return view_values(
+        state["image"], seg, selected_ids(seg, picked), alpha, stem=state.get("stem", "photo")
+    )
 
 
 def pick_by_click(

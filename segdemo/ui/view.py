@@ -13,6 +13,7 @@ from typing import Any
 import gradio as gr
 import torch
 
+from segdemo.exports import slug
 from segdemo.images import jpeg_data_url, png_bytes, rgb_image, write_atomically
 from segdemo.render import LegendEntry, render, segment_palette
 from segdemo.result import Segmentation
@@ -38,13 +39,15 @@ class ResultView:
 OVERLAY_CLASS = "segdemo-overlay"
 #: Page styles of the result view: the transparent cut-out on a checkerboard, a thin frame around
 #: the mask images (an all-white or all-black mask is still visibly a picture), long legends and
-#: pickers in a scrolling box so that 100 segments do not push the page down.
+#: pickers in a scrolling box so that 100 segments do not push the page down; a status line
+#: with room for Gradio's Error badge; short boxes (the download's file) kept short.
 VIEW_CSS = """
 .segdemo-checkerboard img { background: repeating-conic-gradient(#d6d6d6 0 25%, #fff 0 50%)
                                         0 0 / 16px 16px; }
 .segdemo-outlined img { outline: 1px solid #8888; }
 .segdemo-scroll { max-height: 8em; overflow-y: auto; }
 .segdemo-status { padding-right: 6em; }
+.segdemo-short { max-height: 7em; overflow-y: auto; }
 """
 #: Bring the visible result overlay into view (run in the browser after a run succeeds).
 SCROLL_TO_RESULT_JS = (
@@ -120,26 +123,36 @@ def view_values(
     *,
     boxes: bool = False,
     hover: bool = False,
+    stem: str = "photo",
 ) -> tuple[Any, ...]:
     """What a ResultView shows for ``seg`` over ``image`` with ``selected`` segment ids: the
-    images as paths of exact, full-resolution PNG files (see :func:`png_file`). The overlay
-    shows the picks (``render``'s ``highlight``).
+    images as paths of exact, full-resolution PNG files (see :func:`png_file`), named for their
+    download after :func:`file_stem`. The overlay shows the picks (``render``'s ``highlight``).
 
     ``hover`` appends :func:`hover_map_html` of the overlay.
     """
     shown = render(image, seg, selected, alpha, boxes=boxes, highlight=True)
+    name = file_stem(stem, seg, selected)
     values = (
-        png_file(shown.overlay, "overlay"),
+        png_file(shown.overlay, f"{name}-overlay"),
         legend_html(shown.legend),
-        png_file(shown.mask.to(torch.uint8) * 255, "mask"),
-        png_file(shown.on_black, "cutout-on-black"),
-        png_file(shown.cutout, "cutout"),
+        png_file(shown.mask.to(torch.uint8) * 255, f"{name}-mask"),
+        png_file(shown.on_black, f"{name}-cutout-on-black"),
+        png_file(shown.cutout, f"{name}-cutout"),
     )
     return (*values, hover_map_html(shown.overlay, seg)) if hover else values
 
 
 #: Above this many rows the legend names each category once ("wine glass × 93").
 LEGEND_ROWS = 24
+
+
+def file_stem(stem: str, seg: Segmentation, selected: Sequence[int]) -> str:
+    """What the shown files are named after: ``stem`` (the photo's), and the picked segments'
+    category when they share one, e.g. "chelsea-cat"."""
+    picked = set(selected)
+    names = {seg.categories[s.category_id] for s in seg.segments if s.id in picked}
+    return f"{stem}-{slug(names.pop())}" if len(names) == 1 else stem
 
 
 def legend_html(entries: Sequence[LegendEntry]) -> str:
