@@ -23,6 +23,34 @@ from segdemo.result import Segmentation
 #: colormap it is (224, 224, 192), the colour VOC draws its void border in.
 VOID_COLOR_INDEX = 255
 
+#: Kelly's 20 colours of maximum contrast (without white and black), in his order, so that
+#: classes next to each other differ: category k >= 1 of a semantic result takes row k - 1.
+CLASS_COLORS: tuple[tuple[int, int, int], ...] = tuple(
+    (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
+    for h in (
+        "F3C300",
+        "875692",
+        "F38400",
+        "A1CAF1",
+        "BE0032",
+        "C2B280",
+        "848482",
+        "008856",
+        "E68FAC",
+        "0067A5",
+        "F99379",
+        "604E97",
+        "F6A600",
+        "B3446C",
+        "DCD300",
+        "882D17",
+        "8DB600",
+        "654522",
+        "E25822",
+        "2B3D26",
+    )
+)
+
 
 @dataclass(frozen=True)
 class LegendEntry:
@@ -58,6 +86,9 @@ def segment_palette(seg: Segmentation) -> torch.Tensor:
       palette row ``category_id``, so a class has the same colour in every image (the Pascal
       VOC colours for VOC-indexed categories). Category 0 would be black, which reads as "not
       painted", so it takes row :data:`VOID_COLOR_INDEX` instead.
+    - A semantic model's classes (``task == "semantic"``) take :data:`CLASS_COLORS` instead of
+      the VOC colours, whose dark reds (aeroplane, cat, chair) look alike; annotations keep the
+      VOC colours they were drawn in.
     - Row 0, and rows of ids that the table does not hold, are black.
     """
     top = max((s.id for s in seg.segments), default=0)
@@ -69,6 +100,10 @@ def segment_palette(seg: Segmentation) -> torch.Tensor:
         else:
             rows[s.id] = s.category_id if s.category_id > 0 else VOID_COLOR_INDEX
     colors = masks.palette(max(rows) + 1)[torch.tensor(rows, dtype=torch.int64)]
+    if seg.task == "semantic":
+        for s in seg.segments:
+            if s.category_id > 0:
+                colors[s.id] = torch.tensor(CLASS_COLORS[(s.category_id - 1) % len(CLASS_COLORS)])
     colors[0] = 0
     return colors.to(seg.device)
 

@@ -12,6 +12,7 @@ from hypothesis import given
 
 from segdemo import masks
 from segdemo.render import (
+    CLASS_COLORS,
     VOID_COLOR_INDEX,
     LegendEntry,
     label_font_size,
@@ -40,9 +41,10 @@ def test_segment_palette_per_task(device: torch.device) -> None:
         return [tuple(row) for row in pal.tolist()]
 
     void = tuple(voc[VOID_COLOR_INDEX])
-    # semantic and ground truth: one colour per category, so the two dogs match
-    assert colors("semantic") == [(0, 0, 0), void, tuple(voc[2]), tuple(voc[2])]
-    assert colors("groundtruth") == colors("semantic")
+    # semantic and ground truth: one colour per category, so the two dogs match; annotations in
+    # the VOC colours, a model's classes in Kelly's
+    assert colors("groundtruth") == [(0, 0, 0), void, tuple(voc[2]), tuple(voc[2])]
+    assert colors("semantic") == [(0, 0, 0), void, CLASS_COLORS[1], CLASS_COLORS[1]]
     # instance: one colour per segment id
     assert colors("instance") == [(0, 0, 0), *(tuple(voc[k]) for k in (1, 2, 3))]
     # panoptic: stuff by category, things by id past the categories' rows
@@ -163,3 +165,13 @@ def test_share_text_never_rounds_a_segment_away() -> None:
         "25.0%",
         "100.0%",
     ]
+
+
+def test_class_colours_are_distinct_and_far_apart() -> None:
+    colors = np.array(CLASS_COLORS, dtype=float)
+    assert len(set(CLASS_COLORS)) == 20
+    distances = np.linalg.norm(colors[:, None] - colors[None], axis=-1)
+    assert np.diag(distances, 1).min() > 75  # neighbouring classes differ clearly
+    # VOC's aeroplane (1), cat (8) and chair (9) are dark reds 64 apart; here far more
+    trio = [k - 1 for k in (1, 8, 9)]
+    assert distances[np.ix_(trio, trio)][np.triu_indices(3, 1)].min() > 100
