@@ -146,7 +146,9 @@ def test_the_demo_exposes_the_four_api_endpoints(demo) -> None:
 
 def test_every_session_state_is_freed_after_an_hour(demo) -> None:
     states = [b for b in demo.blocks.values() if isinstance(b, gr.State)]
-    assert len(states) == 5  # one per tab (the evaluation shares the Ground truth tab's)
+    # one per tab (the evaluation shares the Ground truth tab's) and each model tab's last good
+    # photo
+    assert len(states) == 5 + 3
     assert {s.time_to_live for s in states} == {session.STATE_TTL_S} == {3600}
 
 
@@ -739,3 +741,9 @@ def test_an_upload_is_checked_at_once_and_a_bad_one_gives_back_the_last_good(
     assert bool(warned) != kept
     if warned:
         assert "holiday.png" in str(warned[0].message)
+
+
+def test_an_empty_result_says_why() -> None:
+    seg = Segmentation.empty(2, 2, ("__background__", "cat"), "panoptic")
+    seg = Segmentation(seg.ids, (), seg.categories, "panoptic", {"threshold": 0.8})
+    assert ": 0 segments (none scored above 0.8)" in view.status_line(seg)

@@ -70,6 +70,7 @@ class ModelTab:
     picked: NamePicker
     view: ResultView
     downloads: DownloadRow
+    result_box: gr.Column
     state: gr.State
 
     def __init__(self, intro: str) -> None:
@@ -92,10 +93,14 @@ class ModelTab:
         self.status = gr.Markdown(min_height=40, elem_classes=[STATUS_CLASS])
 
     def results(self, picker_label: str, overlay_label: str) -> None:
-        """The segment picker, the result view and the download button."""
-        self.picked = NamePicker(label=picker_label, choices=[], elem_classes=["segdemo-scroll"])
-        self.view = result_view(overlay_label)
-        self.downloads = download_row()
+        """The segment picker, the result view and the download button, hidden until the first
+        result (no wall of empty image boxes before a run)."""
+        with gr.Column(visible=False) as self.result_box:
+            self.picked = NamePicker(
+                label=picker_label, choices=[], elem_classes=["segdemo-scroll"]
+            )
+            self.view = result_view(overlay_label)
+            self.downloads = download_row()
 
     def wire(
         self,
@@ -139,7 +144,13 @@ class ModelTab:
             api_name=api_name,
             concurrency_id=MODEL_CONCURRENCY_ID,
             show_progress_on=[self.status, self.view.overlay],
-        ).success(None, js=AFTER_RESULT_JS, queue=False)
+        ).success(
+            lambda: gr.Column(visible=True),
+            None,
+            self.result_box,
+            queue=False,
+            api_visibility="private",
+        ).then(None, js=AFTER_RESULT_JS, queue=False)
         # A new photo starts from the default picks, not the last photo's.
         self.photo.change(lambda: [], None, self.picked, api_visibility="private", queue=False)
         last_good = session_state()

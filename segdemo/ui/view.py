@@ -249,4 +249,6 @@ def status_line(seg: Segmentation, note: str = "") -> str:
     )
     model = seg.extras.get("model", seg.task)
     count = f"{len(seg)} segment{'' if len(seg) == 1 else 's'}"
+    if not len(seg) and "threshold" in seg.extras:
+        count += f" (none scored above {seg.extras['threshold']:g})"
     return f"{note}**{model}** on {seg.device.type}: {count} · {timings}"
