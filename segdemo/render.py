@@ -216,9 +216,9 @@ def label_font() -> str | None:
 
 
 def label_font_size(size: tuple[int, int]) -> int:
-    """Label size in pixels for a photo of ``size`` (H, W): about 1/40 of its longer side, so
+    """Label size in pixels for a photo of ``size`` (H, W): about 1/60 of its longer side, so
     labels read the same once the page scales the photo to its width; at least 12."""
-    return max(12, round(max(size) / 40))
+    return max(12, round(max(size) / 60))
 
 
 def _text_color(background: tuple[int, ...]) -> tuple[int, int, int]:

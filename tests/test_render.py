@@ -140,7 +140,7 @@ def test_box_labels_have_a_filled_background_in_a_size_that_follows_the_photo(de
     in_color = (drawn == color).all(0)
     assert int(in_color.sum()) > 2 * 2 * (25 + 20)
     assert bool((drawn[:, 5:25, 5:40] == 255).all(0).any())
-    assert label_font_size((60, 80)) == 12 and label_font_size((1080, 1920)) == 48
+    assert label_font_size((60, 80)) == 12 and label_font_size((1080, 1920)) == 32
 
 
 def test_a_long_legend_is_grouped_by_category() -> None:
