@@ -137,22 +137,33 @@ class ModelTab:
             *after_view,
             self.state,
         ]
+        # The result box opens as the run starts (the run then fills it, its progress on the
+        # overlay), so that whatever the run answers lands in visible components.
         self.button.click(
+            lambda: gr.Column(visible=True),
+            None,
+            self.result_box,
+            queue=False,
+            api_visibility="private",
+        ).then(
             user_errors(run),
             [self.photo, *options, *filters, self.picked, alpha],
             outputs,
             api_name=api_name,
             concurrency_id=MODEL_CONCURRENCY_ID,
             show_progress_on=[self.status, self.view.overlay],
-        ).success(
-            lambda: gr.Column(visible=True),
+        ).success(None, js=AFTER_RESULT_JS, queue=False)
+        # A new photo starts from the default picks, not the last photo's. Queued with the runs,
+        # so that a run pressed right after the photo changed gets the cleared picks and its own
+        # answer is not cleared afterwards.
+        self.photo.change(
+            lambda: [],
             None,
-            self.result_box,
-            queue=False,
+            self.picked,
             api_visibility="private",
-        ).then(None, js=AFTER_RESULT_JS, queue=False)
-        # A new photo starts from the default picks, not the last photo's.
-        self.photo.change(lambda: [], None, self.picked, api_visibility="private", queue=False)
+            concurrency_id=MODEL_CONCURRENCY_ID,
+            show_progress="hidden",
+        )
         last_good = session_state()
         self.photo.upload(
             checked_photo,

@@ -152,6 +152,19 @@ def checked_boxes(page: Page, label: str) -> int:
     return block.locator("input[type=checkbox]:checked").count()
 
 
+def wait_for_checked_change(page: Page, label: str, before: int) -> None:
+    """Wait until the visible picker labelled ``label`` has other than ``before`` boxes checked."""
+    page.wait_for_function(
+        "([label, before]) => {"
+        "  const block = [...document.querySelectorAll('.block')].find("
+        "    b => b.offsetParent && b.textContent.includes(label));"
+        "  return block && block.querySelectorAll('input[type=checkbox]:checked').length"
+        "    !== before; }",
+        arg=[label, before],
+        timeout=30_000,
+    )
+
+
 def test_a_model_tab_runs_and_a_click_toggles_the_class_under_the_cursor(page) -> None:
     page.get_by_role("tab", name="Semantic").click()
     page.locator("img[src*='chelsea.png']:visible").first.click()
@@ -169,15 +182,7 @@ def test_a_model_tab_runs_and_a_click_toggles_the_class_under_the_cursor(page) -
     box = overlay.bounding_box()
     overlay.click(position={"x": box["width"] * 0.5, "y": box["height"] * 0.5})
     # every pixel belongs to a class: the click adds or removes exactly that one
-    page.wait_for_function(
-        "([label, before]) => {"
-        "  const block = [...document.querySelectorAll('.block')].find("
-        "    b => b.offsetParent && b.textContent.includes(label));"
-        "  return block && block.querySelectorAll('input[type=checkbox]:checked').length"
-        "    !== before; }",
-        arg=["Classes to cut out", picked],
-        timeout=30_000,
-    )
+    wait_for_checked_change(page, "Classes to cut out", picked)
     assert abs(checked_boxes(page, "Classes to cut out") - picked) == 1
     assert page.locator(".toast-message-text").count() == 0
 
@@ -318,15 +323,7 @@ def test_100_detections_fit_two_screens_and_a_click_on_the_overlay_unpicks_and_d
     overlay.click(
         position={"x": (x + 0.5) * box["width"] / width, "y": (y + 0.5) * box["height"] / height}
     )
-    page.wait_for_function(
-        "([label, before]) => {"
-        "  const block = [...document.querySelectorAll('.block')].find("
-        "    b => b.offsetParent && b.textContent.includes(label));"
-        "  return block && block.querySelectorAll('input[type=checkbox]:checked').length"
-        "    !== before; }",
-        arg=["Instances to cut out", shown],
-        timeout=30_000,
-    )
+    wait_for_checked_change(page, "Instances to cut out", shown)
     assert checked_boxes(page, "Instances to cut out") == shown - 1
     page.wait_for_function(
         "([label, src]) => [...document.querySelectorAll('.block')].some("
