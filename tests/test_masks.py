@@ -18,6 +18,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from segdemo import masks
+from tests.helpers import assert_varied
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True)
 
@@ -407,3 +408,36 @@ def test_the_strategies_draw_informative_scenes_not_only_degenerate_ones() -> No
     assert selection_ok >= 0.15, f"only {selection_ok:.0%} of binarize's masks are informative"
     assert mask_ok >= 0.25, f"only {mask_ok:.0%} of the cut-out masks are informative"
     assert degenerate > 0
+
+
+def spotlight_ref(image: np.ndarray, mask: np.ndarray, outline: int) -> np.ndarray:
+    """masks.spotlight in plain numpy: a mask pixel with an outside pixel in its
+    (2·outline+1)² window (inside the image) is white; outside pixels are halved."""
+    out = np.where(mask[None], image, image // 2)
+    for y, x in zip(*np.nonzero(mask), strict=True):
+        window = mask[max(0, y - outline) : y + outline + 1, max(0, x - outline) : x + outline + 1]
+        if outline and not window.all():
+            out[:, y, x] = 255
+    return out
+
+
+@pytest.mark.parametrize("outline", [0, 1, 2])
+def test_spotlight_matches_numpy(device: torch.device, outline: int) -> None:
+    rng = np.random.default_rng(outline)
+    image = rng.integers(0, 256, (3, 9, 11), dtype=np.uint8)
+    mask = np.zeros((9, 11), dtype=bool)
+    mask[2:7, 3:10] = True
+    mask[0, 0] = True  # a lone pixel in the corner
+    out = masks.spotlight(as_tensor(image, device), as_tensor(mask, device), outline=outline)
+    assert out.device == device and out.dtype == torch.uint8 and out.is_contiguous()
+    expected = spotlight_ref(image, mask, outline)
+    np.testing.assert_array_equal(out.cpu().numpy(), expected)
+    assert_varied(expected[0])
+
+
+@pytest.mark.parametrize(
+    ("outline", "error"), [(-1, ValueError), (1.5, ValueError), (True, ValueError)]
+)
+def test_spotlight_refuses_a_bad_outline(outline: object, error: type) -> None:
+    with pytest.raises(error, match="outline must be an int >= 0"):
+        masks.spotlight(IMG, IDS > 0, outline=outline)  # type: ignore[arg-type]

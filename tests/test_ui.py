@@ -7,6 +7,7 @@ import io
 import json
 import re
 import threading
+import warnings
 import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,7 @@ from segdemo.ui import (
     groundtruth_tab,
     inputs,
     instance_tab,
+    model_tab,
     panoptic_tab,
     photos,
     picking,
@@ -146,7 +148,9 @@ def test_the_demo_exposes_the_four_api_endpoints(demo) -> None:
 
 def test_every_session_state_is_freed_after_an_hour(demo) -> None:
     states = [b for b in demo.blocks.values() if isinstance(b, gr.State)]
-    assert len(states) == 6  # one per tab (the evaluation shares the Ground truth tab's)
+    # one per tab (the evaluation shares the Ground truth tab's) and each model tab's last good
+    # photo
+    assert len(states) == 6 + 3
     assert {s.time_to_live for s in states} == {session.STATE_TTL_S} == {3600}
 
 
@@ -296,8 +300,11 @@ def test_clicking_the_overlay_picks_the_value_or_segment_under_the_cursor() -> N
     trimap = np.array(Image.open(TRIMAP))
     assert_varied(trimap, "the trimap")
     y, x = (int(v[0]) for v in np.nonzero(trimap == 3))
-    value, *shown = groundtruth_tab.pick_by_click(state, 0.5, click(x, y))
+    status, value, *shown = groundtruth_tab.pick_by_click(state, 0.5, click(x, y))
     assert value == 3 and len(shown) == 5
+    assert status.endswith("3 distinct values · object value 3")
+    status, *shown = groundtruth_tab.rerender(state, 2, 0.5)
+    assert status.endswith("object value 2") and len(shown) == 5
     # model tabs toggle the label under the cursor in the picker
     names, *_ = picking.pick_by_click(state, ["border"], 0.5, click(x, y))
     assert names == []
@@ -605,16 +612,16 @@ def test_the_panoptic_tab_shows_and_downloads_real_segments(monkeypatch) -> None
     seg = state["seg"]
     assert len(seg) >= 3 and f"{len(seg)} segments" in status
     assert_varied(seg.ids, "the panoptic id map")
-    assert [row[0] for row in rows] == [s.label for s in seg.segments]
+    assert sorted(row[0] for row in rows) == sorted(s.label for s in seg.segments)
     assert {row[1] for row in rows} == {"thing", "stuff"}
     assert all(s.label.split(" · ")[0] in legend for s in seg.segments)
     photo = np.array(Image.open(PHOTO).convert("RGB"))
     assert pixels(overlay).shape == photo.shape and not np.array_equal(pixels(overlay), photo)
-    # nothing picked: the things are cut out
-    things = np.isin(seg.ids.numpy(), [s.id for s in seg.segments if s.is_thing])
-    assert_varied(things, "the things")
-    assert np.array_equal(pixels(mask) > 0, things)
-    assert np.array_equal(pixels(cutout)[..., 3] > 0, things)
+    # a new photo starts with every segment picked: all of them are cut out
+    segmented = seg.ids.numpy() > 0
+    assert_varied(segmented, "the segmented pixels")
+    assert np.array_equal(pixels(mask) > 0, segmented)
+    assert np.array_equal(pixels(cutout)[..., 3] > 0, segmented)
 
     files = read_zip(downloads.download_result(state, [], 0.5))
     assert np.array_equal(image_of(files["chelsea.ids.png"]), seg.ids.numpy())
@@ -725,3 +732,82 @@ def test_outputs_are_written_where_gradio_serves_and_deletes_its_own_files() -> 
     assert encoding.OUTPUT_DIR.is_relative_to(Path(demo.GRADIO_CACHE).resolve())
     path = encoding.png_file(torch.zeros(3, 2, 2, dtype=torch.uint8), "x")
     assert demo.move_resource_to_block_cache(path) == str(Path(path).resolve())
+
+
+def test_a_new_photo_on_the_instance_tab_picks_every_detection(monkeypatch) -> None:
+    dets = coco_detections(300, 451)  # chelsea.png's size
+    monkeypatch.setattr(instance_tab, "instance_detections", lambda *args: dets)
+    status, _classes, picker, *_view, _hover, state = instance_tab.segment_instance(
+        PHOTO, "v1", 512, 0.5, [], True, ["an old photo's cat 9 · 0.99"], 0.5
+    )
+    labels = [s.label for s in state["seg"].segments]
+    assert len(labels) == 3 and picker["value"] == labels
+    assert "3 segments" in status
+    # unpicking everything afterwards stays unpicked: the default is for new photos only
+    assert instance_tab.refilter(state, 0.5, [], True, [], 0.5)[2]["value"] == []
+
+
+def test_the_panoptic_table_lists_the_best_scores_first() -> None:
+    ids = torch.tensor([[1, 2, 3, 0]], dtype=torch.int32)
+    segments = (
+        Segment(1, 1, "sky", None, False),
+        Segment(2, 2, "cat 1 · 0.60", 0.6, True),
+        Segment(3, 2, "cat 2 · 0.95", 0.95, True),
+    )
+    seg = Segmentation(ids, segments, ("__background__", "sky", "cat"), "panoptic")
+    rows = panoptic_tab.segment_rows(seg)
+    assert [r[0] for r in rows] == ["cat 2 · 0.95", "cat 1 · 0.60", "sky"]
+    assert rows[0][3:] == [1, "25.0%"]
+
+
+@pytest.mark.parametrize(
+    ("count", "text"), [(0, ": 0 segments"), (1, ": 1 segment ·"), (2, ": 2 segments")]
+)
+def test_the_status_line_counts_in_words(count: int, text: str) -> None:
+    ids = (
+        torch.arange(1, count + 1, dtype=torch.int32).reshape(1, -1)
+        if count
+        else torch.zeros(1, 1, dtype=torch.int32)
+    )
+    segments = tuple(Segment(k, 1, f"cat {k}", 0.9, True) for k in range(1, count + 1))
+    seg = Segmentation(ids, segments, ("__background__", "cat"), "instance")
+    assert text in view.status_line(seg)
+
+
+def test_shown_files_are_named_after_the_photo_and_the_picked_class() -> None:
+    seg = three_regions(30, 60)
+    state = {"image": a_photo(30, 60), "seg": seg, "stem": "chelsea"}
+    overlay, _legend, mask, on_black, cutout = picking.rerender(state, ["dog"], 0.5)
+    assert Path(cutout).name == "chelsea-dog-cutout.png"
+    assert Path(mask).name == "chelsea-dog-mask.png"
+    assert Path(on_black).name == "chelsea-dog-cutout-on-black.png"
+    assert Path(picking.rerender(state, ["dog", "sky"], 0.5)[4]).name == "chelsea-cutout.png"
+    assert Path(overlay).name == "chelsea-dog-overlay.jpg"
+
+
+@pytest.mark.parametrize(
+    ("content", "kept"),
+    [(b"not an image at all", False), (b"", False), (None, True)],
+    ids=["text", "empty", "a real photo"],
+)
+def test_an_upload_is_checked_at_once_and_a_bad_one_gives_back_the_last_good(
+    tmp_path, content, kept
+) -> None:
+    upload = PHOTO
+    if content is not None:
+        upload = str(tmp_path / "holiday.png")
+        Path(upload).write_bytes(content)
+    last_good = str(EXAMPLES / "astronaut.jpg")
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        answer = model_tab.checked_photo(upload, last_good)
+    assert answer == ((upload, upload) if kept else (last_good, last_good))
+    assert bool(warned) != kept
+    if warned:
+        assert "holiday.png" in str(warned[0].message)
+
+
+def test_an_empty_result_says_why() -> None:
+    seg = Segmentation.empty(2, 2, ("__background__", "cat"), "panoptic")
+    seg = Segmentation(seg.ids, (), seg.categories, "panoptic", {"threshold": 0.8})
+    assert ": 0 segments (none scored above 0.8)" in view.status_line(seg)

@@ -28,7 +28,7 @@ def state() -> dict:
 def test_the_mask_and_cut_outs_are_exact_and_the_overlay_a_full_size_jpeg(state) -> None:
     overlay, _legend, mask, on_black, cutout = picking.rerender(state, ["cat", "sky"], 0.5)
     seg, image = state["seg"], state["image"]
-    expected = render(image, seg, [1, 3], 0.5)
+    expected = render(image, seg, [1, 3], 0.5, highlight=True)
     assert_varied(expected.mask, "the picked mask")
     assert Image.open(overlay).format == "JPEG" and Image.open(overlay).size == (WIDTH, HEIGHT)
     assert Image.open(mask).mode == "1"

@@ -16,6 +16,7 @@ from segdemo.ui import (
 )
 from segdemo.ui.errors import Blocks
 from segdemo.ui.mcp_tools import answer_every_output
+from segdemo.ui.view import VIEW_CSS
 from segdemo.weights import weights_mode
 
 TITLE = "segdemo — semantic, instance and panoptic segmentation"
@@ -25,11 +26,14 @@ HEADER = """
 *Instance*: every object gets its own mask. *Panoptic*: both at once — things as instances,
 stuff (sky, road) as classes. Start with the ground truth: what an annotation really stores.
 """
-CSS = """
+CSS = (
+    """
 .untrained-banner { background: #fff4ce; border-radius: 6px; padding: 0 8px; }
 .legend-swatch { display: inline-block; width: 0.9em; height: 0.9em; border-radius: 2px;
                  margin-right: 0.4em; vertical-align: -0.1em; border: 1px solid #0003; }
 """
+    + VIEW_CSS
+)
 UNTRAINED_BANNER = (
     "⚠️ **Untrained weights** (`SEGDEMO_WEIGHTS=random`): the models run with random weights, so "
     "their segments are meaningless. This mode is for tests and machines with no network."

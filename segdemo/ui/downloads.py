@@ -49,7 +49,9 @@ def download_row() -> DownloadRow:
     """Lay out the download button beside the file it fills (inside the caller's Blocks)."""
     with gr.Row(equal_height=True):
         button = gr.Button("Download results (ZIP)", scale=0, min_width=240)
-        file = gr.File(label="Results (ZIP)", interactive=False, height=80)
+        file = gr.File(
+            label="Results (ZIP)", interactive=False, height=80, elem_classes=["segdemo-short"]
+        )
     return DownloadRow(button, file)
 
 

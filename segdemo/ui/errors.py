@@ -28,6 +28,12 @@ UNEXPECTED = (
     "image; if it keeps happening, please report it."
 )
 
+#: Close the error toasts on the page (run in the browser when the next action succeeds, so old
+#: errors do not stack up beside a good result).
+CLEAR_TOASTS_JS = "() => document.querySelectorAll('.toast-close').forEach(b => b.click())"
+#: The CSS class of a status line: room at its end for the Error badge Gradio puts there.
+STATUS_CLASS = "segdemo-status"
+
 
 def refusal(message: str, title: str = TITLE) -> gr.Error:
     """A ``gr.Error`` for something the user can fix: ``message`` escaped, no server traceback."""

@@ -14,7 +14,7 @@ import gradio as gr
 from segdemo import groundtruth
 from segdemo.ui import evaluate_panel
 from segdemo.ui.downloads import download_row, zip_file
-from segdemo.ui.errors import refusal, user_errors
+from segdemo.ui.errors import CLEAR_TOASTS_JS, STATUS_CLASS, refusal, user_errors
 from segdemo.ui.inputs import (
     EXAMPLES_DIR,
     RawImage,
@@ -83,13 +83,11 @@ def show_ground_truth(
         "values": labels.values,
         "mode": labels.mode,
         "annotation": require(annotation, "an annotation"),
+        "summary": f"Photo {image.shape[2]}×{image.shape[1]} · annotation mode {labels.mode} · "
+        f"{len(stored)} distinct values",
     }
-    status = (
-        f"{absent}{scaled}Photo {image.shape[2]}×{image.shape[1]} · annotation mode "
-        f"{labels.mode} · {len(stored)} distinct values · object value {chosen}"
-    )
     return (
-        status,
+        f"{absent}{scaled}{_status(state, chosen)}",
         table,
         groundtruth.why_values_differ(labels.mode),
         picker,
@@ -98,16 +96,24 @@ def show_ground_truth(
     )
 
 
+def _status(state: dict[str, Any], value: int) -> str:
+    """The status line of the decoded pair showing object ``value``."""
+    return f"{state['summary']} · object value {value}"
+
+
 def rerender(state: State, object_value: int | None, alpha: float) -> tuple[Any, ...]:
-    """Re-render from the decoded pair when only the object value or alpha changed."""
+    """Re-render from the decoded pair when only the object value or alpha changed: the status
+    line and the view."""
     if not state:
         raise gr.Error(NOT_LOADED)
     stored: list[int] = state["seg"].extras["values"]
-    return _view_values(state, _chosen_value(object_value, stored), alpha)
+    value = _chosen_value(object_value, stored)
+    return (_status(state, value), *_view_values(state, value, alpha))
 
 
 def pick_by_click(state: State, alpha: float, event: gr.SelectData) -> tuple[Any, ...]:
-    """Click on the overlay: the value under the cursor becomes the object value."""
+    """Click on the overlay: the value under the cursor becomes the object value; the status
+    line, that value and the view."""
     if not state:
         raise gr.Error(NOT_LOADED)
     seg = state["seg"]
@@ -115,7 +121,7 @@ def pick_by_click(state: State, alpha: float, event: gr.SelectData) -> tuple[Any
     x, y = (int(v) for v in event.index)
     segment_id = int(seg.ids[min(max(y, 0), height - 1), min(max(x, 0), width - 1)])
     value = seg.extras["values"][segment_id - 1]
-    return (value, *_view_values(state, value, alpha))
+    return (_status(state, value), value, *_view_values(state, value, alpha))
 
 
 def download_ground_truth(state: State, object_value: int | None, alpha: float) -> str:
@@ -147,7 +153,8 @@ def _chosen_value(object_value: int | None, stored: list[int]) -> int:
 
 def _view_values(state: dict[str, Any], value: int, alpha: float) -> tuple[Any, ...]:
     seg = state["seg"]
-    return view_values(state["image"], seg, [groundtruth.segment_for_value(seg, value)], alpha)
+    selected = [groundtruth.segment_for_value(seg, value)]
+    return view_values(state["image"], seg, selected, alpha, stem=state["stem"])
 
 
 def build() -> None:
@@ -175,7 +182,7 @@ def build() -> None:
         alpha = opacity_slider()
         show = gr.Button("Show", variant="primary")
     examples = gr.Column()
-    status = gr.Markdown(min_height=40)
+    status = gr.Markdown(min_height=40, elem_classes=[STATUS_CLASS])
     why = gr.Markdown()
     table = gr.Dataframe(headers=TABLE_HEADERS, label="Annotation values", interactive=False)
     view = result_view("Annotation over the photo")
@@ -192,7 +199,7 @@ def build() -> None:
         outputs,
         api_name="groundtruth",
         show_progress_on=[status],
-    )
+    ).success(None, js=CLEAR_TOASTS_JS, queue=False)
     with examples:
         gr.Examples(
             EXAMPLES,
@@ -208,7 +215,7 @@ def build() -> None:
         [object_value.input, alpha.release],
         user_errors(rerender),
         [state, object_value, alpha],
-        view.outputs,
+        [status, *view.outputs],
         api_name="groundtruth_render",
         api_visibility="undocumented",
         show_progress="hidden",
@@ -217,7 +224,7 @@ def build() -> None:
     view.overlay.select(
         user_errors(pick_by_click),
         [state, alpha],
-        [object_value, *view.outputs],
+        [status, object_value, *view.outputs],
         api_visibility="private",
         show_progress="hidden",
     )

@@ -49,7 +49,7 @@ def segment_instance(
     """Instance segmentation: torchvision Mask R-CNN finds each object with its own mask and score.
 
     Detects once, then shows the detections that pass the filters; the picked ones make the
-    binary mask and cut-outs (default: none).
+    binary mask and cut-outs (default: all).
 
     Args:
         photo: The photo: an http(s) URL or a data: URL of a PNG, JPEG, WebP, BMP, GIF or TIFF.
@@ -58,7 +58,8 @@ def segment_instance(
         threshold: The lowest score shown, from 0.05 to 1 (default 0.5).
         classes: COCO class names to keep, e.g. ["cat", "dog"]; empty: every class.
         boxes: Whether the overlay draws each instance's box and label.
-        picked: Instance labels to cut out as the result names them, e.g. "cat 1 · 0.97".
+        picked: Instance labels to cut out as the result names them, e.g. "cat 1 · 0.97"; none
+            (or none found): all.
         alpha: Opacity of the instance colours over the photo, from 0 (photo only) to 1.
         precision: The model's arithmetic: fp32 (exact), bf16 (faster where native) or auto.
 
@@ -169,9 +170,16 @@ def _show(
     seg, found, kept = _filtered(dets, threshold, classes)
     state = {**state, "seg": seg}
     class_filter = gr.update(choices=found, value=kept)
-    picker, value = picker_update(seg, picked, [] if new_image else (picked or []))
+    every = [s.label for s in seg.segments]
+    picker, value = picker_update(seg, picked, every if new_image else (picked or []))
     values = view_values(
-        state["image"], seg, selected_ids(seg, value), alpha, boxes=boxes, hover=True
+        state["image"],
+        seg,
+        selected_ids(seg, value),
+        alpha,
+        boxes=boxes,
+        hover=True,
+        stem=state["stem"],
     )
     status = (
         f"{status_line(seg, state['note'])} · {len(dets)} detections ≥ "
@@ -203,7 +211,7 @@ def build() -> None:
         boxes = Switch(value=True, label="Show boxes and labels")
     classes = NameDropdown(choices=[], multiselect=True, label="Only these classes (empty: all)")
     tab.results("Instances to cut out", "Instances over the photo")
-    with gr.Accordion("Hover map: point at a box to name its object", open=True):
+    with gr.Accordion("Hover map: point at a box to name its object", open=False):
         hover = gr.HTML()
     tab.wire(
         segment_instance,

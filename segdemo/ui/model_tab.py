@@ -10,6 +10,7 @@ it, and the results as a ZIP (``/<api_name>_download``).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -17,15 +18,26 @@ from typing import Any
 import gradio as gr
 from gradio.components.base import Component
 
+from segdemo.images import InputError
 from segdemo.models import Progress
 from segdemo.precision import DEFAULT_PRECISION
 from segdemo.ui.downloads import DownloadRow, download_result, download_row
-from segdemo.ui.errors import user_errors
-from segdemo.ui.inputs import PHOTO_EXAMPLES, ChoiceRadio, NamePicker, NumberSlider, RawImage
+from segdemo.ui.errors import CLEAR_TOASTS_JS, STATUS_CLASS, TITLE, user_errors
+from segdemo.ui.inputs import (
+    PHOTO_EXAMPLES,
+    ChoiceRadio,
+    NamePicker,
+    NumberSlider,
+    RawImage,
+    Upload,
+)
+from segdemo.ui.photos import load_photo
 from segdemo.ui.picking import pick_by_click, rerender
 from segdemo.ui.session import session_state
-from segdemo.ui.view import ResultView, result_view
+from segdemo.ui.view import SCROLL_TO_RESULT_JS, ResultView, result_view
 
+#: After a run succeeds: close the old error toasts and bring the result into view.
+AFTER_RESULT_JS = f"() => {{ ({CLEAR_TOASTS_JS})(); ({SCROLL_TO_RESULT_JS})(); }}"
 #: The model events share one concurrency group: the models share one CPU/GPU.
 MODEL_CONCURRENCY_ID = "models"
 Handler = Callable[..., Any]
@@ -49,6 +61,17 @@ def speed_radio() -> ChoiceRadio:
     )
 
 
+def checked_photo(photo: Upload, last_good: Upload) -> tuple[Upload, Upload]:
+    """At upload: keep the photo if it decodes; else say why and put the last good one back
+    (the photo box shows a photo, not a broken image). Answers the photo and the last good one."""
+    try:
+        load_photo(photo)
+    except InputError as error:
+        gr.Warning(html.escape(str(error), quote=False), title=TITLE)
+        return last_good, last_good
+    return photo, photo
+
+
 class ModelTab:
     """Lays out and wires a model tab. Inside the caller's Blocks context, in this order::
 
@@ -69,6 +92,7 @@ class ModelTab:
     picked: NamePicker
     view: ResultView
     downloads: DownloadRow
+    result_box: gr.Column
     state: gr.State
 
     def __init__(self, intro: str) -> None:
@@ -90,13 +114,17 @@ class ModelTab:
         gr.Examples(
             PHOTO_EXAMPLES, inputs=[self.photo], label="Examples (scikit-image, free to use)"
         )
-        self.status = gr.Markdown(min_height=40)
+        self.status = gr.Markdown(min_height=40, elem_classes=[STATUS_CLASS])
 
     def results(self, picker_label: str, overlay_label: str) -> None:
-        """The segment picker, the result view and the download button."""
-        self.picked = NamePicker(label=picker_label, choices=[])
-        self.view = result_view(overlay_label)
-        self.downloads = download_row()
+        """The segment picker, the result view and the download button, hidden until the first
+        result (no wall of empty image boxes before a run)."""
+        with gr.Column(visible=False) as self.result_box:
+            self.picked = NamePicker(
+                label=picker_label, choices=[], elem_classes=["segdemo-scroll"]
+            )
+            self.view = result_view(overlay_label)
+            self.downloads = download_row()
 
     def wire(
         self,
@@ -134,13 +162,40 @@ class ModelTab:
             *after_view,
             self.state,
         ]
+        # The result box opens as the run starts (the run then fills it, its progress on the
+        # overlay), so that whatever the run answers lands in visible components.
         self.button.click(
+            lambda: gr.Column(visible=True),
+            None,
+            self.result_box,
+            queue=False,
+            api_visibility="private",
+        ).then(
             user_errors(run),
             [self.photo, *options, *filters, self.picked, alpha, self.speed],
             outputs,
             api_name=api_name,
             concurrency_id=MODEL_CONCURRENCY_ID,
-            show_progress_on=[self.status],
+            show_progress_on=[self.status, self.view.overlay],
+        ).success(None, js=AFTER_RESULT_JS, queue=False)
+        # A new photo starts from the default picks, not the last photo's. Queued with the runs,
+        # so that a run pressed right after the photo changed gets the cleared picks and its own
+        # answer is not cleared afterwards.
+        self.photo.change(
+            lambda: [],
+            None,
+            self.picked,
+            api_visibility="private",
+            concurrency_id=MODEL_CONCURRENCY_ID,
+            show_progress="hidden",
+        )
+        last_good = session_state()
+        self.photo.upload(
+            checked_photo,
+            [self.photo, last_good],
+            [self.photo, last_good],
+            api_visibility="private",
+            show_progress="hidden",
         )
         changes = [*filters, self.picked, alpha]
         gr.on(

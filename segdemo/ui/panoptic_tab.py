@@ -16,7 +16,7 @@ from segdemo.ui.model_tab import ModelTab, progress_callback
 from segdemo.ui.photos import load_photo, photo_stem
 from segdemo.ui.picking import picker_update, selected_ids
 from segdemo.ui.session import cached
-from segdemo.ui.view import status_line, view_values
+from segdemo.ui.view import share_text, status_line, view_values
 
 TABLE_HEADERS = ["label", "kind", "score", "area", "share of image"]
 
@@ -32,13 +32,13 @@ def segment_panoptic(
 ) -> tuple[Any, ...]:
     """Panoptic segmentation: Mask2Former gives things (each object) and stuff (sky, road) masks.
 
-    Renders the picked segments as a binary mask and cut-outs (default: all the things).
+    Renders the picked segments as a binary mask and cut-outs (default: all of them).
 
     Args:
         photo: The photo: an http(s) URL or a data: URL of a PNG, JPEG, WebP, BMP, GIF or TIFF.
         checkpoint: The Mask2Former checkpoint on the Hugging Face Hub (COCO, Cityscapes, ADE20K).
         working_size: The short side in pixels the model sees: 384 (fast) or 800 (closer to PQ).
-        picked: Labels to cut out as the result names them, e.g. "cat 1 · 0.97"; empty: things.
+        picked: Labels to cut out as the result names them, e.g. "cat 1 · 0.97"; empty: all.
         alpha: Opacity of the segment colours over the photo, from 0 (photo only) to 1.
         precision: The model's arithmetic: fp32 (exact), bf16 (faster where native) or auto.
 
@@ -52,9 +52,9 @@ def segment_panoptic(
     image, note = load_photo(photo)
     seg = panoptic_result(image, checkpoint, working_size, progress_callback(progress), precision)
     image = image.to(seg.device)
-    picker, value = picker_update(seg, picked, [s.label for s in seg.segments if s.is_thing])
+    picker, value = picker_update(seg, picked, [s.label for s in seg.segments])
     state = {"image": image, "seg": seg, "stem": photo_stem(photo)}
-    values = view_values(image, seg, selected_ids(seg, value), alpha)
+    values = view_values(image, seg, selected_ids(seg, value), alpha, stem=state["stem"])
     return (status_line(seg, note), segment_rows(seg), picker, *values, state)
 
 
@@ -82,7 +82,8 @@ def panoptic_result(
 
 
 def segment_rows(seg: Segmentation) -> list[list[Any]]:
-    """The segment table: label, thing/stuff, score, area in pixels and share."""
+    """The segment table: label, thing/stuff, score, area in pixels and share; highest score
+    first (segments without a score last)."""
     areas = seg.areas()
     total = max(1, seg.ids.numel())
     return [
@@ -91,9 +92,9 @@ def segment_rows(seg: Segmentation) -> list[list[Any]]:
             "thing" if s.is_thing else "stuff",
             "" if s.score is None else round(s.score, 3),
             areas[s.id],
-            f"{areas[s.id] / total:.1%}",
+            share_text(areas[s.id] / total),
         ]
-        for s in seg.segments
+        for s in sorted(seg.segments, key=lambda s: 1.0 if s.score is None else -s.score)
     ]
 
 

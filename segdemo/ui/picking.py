@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 
 from segdemo.result import Segmentation
-from segdemo.ui.view import view_values
+from segdemo.ui.view import share_text, view_values
 
 #: A model tab's per-session state: {"image": uint8 [3,H,W], "seg": Segmentation, ...}.
 State = dict[str, Any] | None
@@ -34,7 +34,7 @@ def picker_update(
     value = [label for label in (keep or ()) if label in labels] or [
         label for label in default if label in labels
     ]
-    choices = [(f"{s.label} · {areas[s.id] / total:.1%}", s.label) for s in seg.segments]
+    choices = [(f"{s.label} · {share_text(areas[s.id] / total)}", s.label) for s in seg.segments]
     return gr.update(choices=choices, value=value), value
 
 
@@ -71,7 +71,14 @@ def rerender(state: State, picked: list[str] | None, alpha: float) -> tuple[Any,
     selected = selected_ids(seg, picked)
     same_picks = state.get("sent_picks") == selected
     state["sent_picks"] = selected
-    return view_values(state["image"], seg, selected, alpha, overlay_only=same_picks)
+    return view_values(
+        state["image"],
+        seg,
+        selected,
+        alpha,
+        overlay_only=same_picks,
+        stem=state.get("stem", "photo"),
+    )
 
 
 def pick_by_click(

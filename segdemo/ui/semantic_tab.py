@@ -55,7 +55,7 @@ def segment_semantic(
     default = [s.label for s in seg.segments if s.label != semantic.BACKGROUND]
     picker, value = picker_update(seg, picked, default)
     state = {"image": image, "seg": seg, "stem": photo_stem(photo)}
-    values = view_values(image, seg, selected_ids(seg, value), alpha)
+    values = view_values(image, seg, selected_ids(seg, value), alpha, stem=state["stem"])
     return (status_line(seg, note), picker, *values, state)
 
 

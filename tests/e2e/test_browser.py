@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pytest
 
 from segdemo.bench.browser import CHROMIUM, CHROMIUM_ARGS
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Locator, Page
 
 pytestmark = pytest.mark.e2e
 
@@ -28,14 +30,28 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-@pytest.fixture
-def page(browser: Browser, server_url: str) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1800})
+def open_page(browser: Browser, server_url: str, height: int) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": height})
     page = context.new_page()
     page.goto(server_url)
     page.get_by_role("tab", name="Ground truth").wait_for()
     yield page
     context.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server_url: str) -> Iterator[Page]:
+    """The page in a tall window: every tab's results fit without scrolling."""
+    yield from open_page(browser, server_url, 1800)
+
+
+@pytest.fixture
+def screen(browser: Browser, server_url: str) -> Iterator[Page]:
+    """The page in a laptop's window, 1400×1000, as a person meets it."""
+    yield from open_page(browser, server_url, SCREEN_HEIGHT)
+
+
+SCREEN_HEIGHT = 1000
 
 
 def output_image_sources(page: Page, label: str) -> list[str]:
@@ -113,6 +129,12 @@ def test_clicking_the_overlay_picks_the_value_under_the_cursor(page) -> None:
         timeout=30_000,
     )
     assert page.locator("#gt-object-value input").input_value() == "2 (background)"
+    # the status line describes what is on screen: after the click, then after the dropdown
+    page.locator("p:visible", has_text="object value 2").wait_for(timeout=30_000)
+    page.locator("#gt-object-value input").click()
+    page.get_by_role("option", name="3 (border)").click()
+    page.locator("p:visible", has_text="object value 3").wait_for(timeout=30_000)
+    assert page.locator("p:visible", has_text="object value 2").count() == 0
 
 
 def checked_boxes(page: Page, label: str) -> int:
@@ -120,12 +142,25 @@ def checked_boxes(page: Page, label: str) -> int:
     return block.locator("input[type=checkbox]:checked").count()
 
 
+def wait_for_checked_change(page: Page, label: str, before: int) -> None:
+    """Wait until the visible picker labelled ``label`` has other than ``before`` boxes checked."""
+    page.wait_for_function(
+        "([label, before]) => {"
+        "  const block = [...document.querySelectorAll('.block')].find("
+        "    b => b.offsetParent && b.textContent.includes(label));"
+        "  return block && block.querySelectorAll('input[type=checkbox]:checked').length"
+        "    !== before; }",
+        arg=[label, before],
+        timeout=30_000,
+    )
+
+
 def test_a_model_tab_runs_and_a_click_toggles_the_class_under_the_cursor(page) -> None:
     page.get_by_role("tab", name="Semantic").click()
     page.locator("img[src*='chelsea.png']:visible").first.click()
     page.locator("button:visible", has_text="Segment").click()
     page.locator(
-        "p:visible", has_text=re.compile(r"DeepLabV3-ResNet50 on \w+ in \w+: \d+ segments")
+        "p:visible", has_text=re.compile(r"DeepLabV3-ResNet50 on \w+ in \w+: \d+ segments?")
     ).wait_for(timeout=120_000)
     picked = checked_boxes(page, "Classes to cut out")
     assert picked > 1  # random ResNet-50 weights give several classes; all but background picked
@@ -137,15 +172,7 @@ def test_a_model_tab_runs_and_a_click_toggles_the_class_under_the_cursor(page) -
     box = overlay.bounding_box()
     overlay.click(position={"x": box["width"] * 0.5, "y": box["height"] * 0.5})
     # every pixel belongs to a class: the click adds or removes exactly that one
-    page.wait_for_function(
-        "([label, before]) => {"
-        "  const block = [...document.querySelectorAll('.block')].find("
-        "    b => b.offsetParent && b.textContent.includes(label));"
-        "  return block && block.querySelectorAll('input[type=checkbox]:checked').length"
-        "    !== before; }",
-        arg=["Classes to cut out", picked],
-        timeout=30_000,
-    )
+    wait_for_checked_change(page, "Classes to cut out", picked)
     assert abs(checked_boxes(page, "Classes to cut out") - picked) == 1
     assert page.locator(".toast-message-text").count() == 0
 
@@ -208,4 +235,94 @@ def test_an_evaluation_of_the_ground_truth_example_shows_the_metrics(page) -> No
     line.wait_for(timeout=180_000)
     assert re.search(r"mIoU (\d\.\d{3}|—) · pixel accuracy \d\.\d{3}", line.inner_text())
     assert page.get_by_text("true positive: the right class").count() >= 1
+    assert page.locator(".toast-message-text").count() == 0
+
+
+def image_pixels(page: Page, src: str) -> np.ndarray:
+    """The pixels of an image the page shows: uint8 [H, W, C]."""
+    from PIL import Image
+
+    response = page.request.get(src)
+    assert response.ok, src
+    return np.asarray(Image.open(io.BytesIO(response.body())))
+
+
+def visible_image(page: Page, label: str) -> Locator:
+    return page.locator(".block:visible", has=page.get_by_text(label)).locator("img").first
+
+
+def overlay_top(page: Page) -> float:
+    return page.evaluate(
+        "() => [...document.querySelectorAll('.segdemo-overlay')]"
+        ".find(e => e.offsetParent).getBoundingClientRect().top"
+    )
+
+
+def test_after_a_run_the_result_is_in_view_and_old_toasts_are_gone(screen) -> None:
+    page = screen
+    page.get_by_role("tab", name="Semantic").click()
+    page.locator("button:visible", has_text="Segment").click()  # no photo yet: a toast
+    page.locator(".toast-message-text").first.wait_for(timeout=30_000)
+    page.locator("img[src*='chelsea.png']:visible").first.click()
+    page.locator("button:visible", has_text="Segment").click()
+    page.locator(
+        "p:visible", has_text=re.compile(r"DeepLabV3-ResNet50 on \w+: \d+ segments?")
+    ).wait_for(timeout=120_000)
+    page.wait_for_function(
+        "height => { const o = [...document.querySelectorAll('.segdemo-overlay')]"
+        ".find(e => e.offsetParent); const top = o.getBoundingClientRect().top;"
+        " return top >= 0 && top < height; }",
+        arg=SCREEN_HEIGHT,
+        timeout=10_000,
+    )
+    assert 0 <= overlay_top(page) < SCREEN_HEIGHT
+    page.locator(".toast-message-text").first.wait_for(state="detached", timeout=10_000)
+    assert page.locator(".toast-message-text").count() == 0
+
+
+def test_100_detections_fit_two_screens_and_a_click_on_the_overlay_unpicks_and_dims(
+    screen,
+) -> None:
+    page = screen
+    page.get_by_role("tab", name="Instance").click()
+    page.locator("img[src*='chelsea.png']:visible").first.click()
+    page.locator("button:visible", has_text="Detect").click()
+    status = page.locator("p:visible", has_text=re.compile(r"\d+ detections ≥ 0\.05"))
+    status.wait_for(timeout=180_000)
+    shown = int(re.search(r"(\d+) segments?", status.inner_text()).group(1))
+    assert shown >= 90  # random Mask R-CNN v2 weights: about 100 detections on chelsea.png
+    assert checked_boxes(page, "Instances to cut out") == shown  # all picked by default
+    assert page.evaluate("document.documentElement.scrollHeight") <= 2 * SCREEN_HEIGHT
+    legend = page.locator(".segdemo-legend-item:visible").all_inner_texts()
+    assert len(legend) < shown and any(" × " in item for item in legend)  # grouped by class
+
+    overlay = visible_image(page, "click a segment to pick it")
+    before_src = overlay.get_attribute("src")
+    before = image_pixels(page, before_src)
+    mask = image_pixels(page, visible_image(page, "Binary mask").get_attribute("src")) > 0
+    height, width = mask.shape[:2]
+    # a pixel deep inside the picked region, so the click lands on a segment whatever rounds
+    inside = np.ones_like(mask)
+    for dy in range(-4, 5):
+        for dx in range(-4, 5):
+            inside &= np.roll(mask, (dy, dx), axis=(0, 1))
+    ys, xs = np.nonzero(inside[5:-5, 5:-5])
+    y, x = int(ys[len(ys) // 2]) + 5, int(xs[len(xs) // 2]) + 5
+    overlay.scroll_into_view_if_needed()
+    box = overlay.bounding_box()
+    overlay.click(
+        position={"x": (x + 0.5) * box["width"] / width, "y": (y + 0.5) * box["height"] / height}
+    )
+    wait_for_checked_change(page, "Instances to cut out", shown)
+    assert checked_boxes(page, "Instances to cut out") == shown - 1
+    page.wait_for_function(
+        "([label, src]) => [...document.querySelectorAll('.block')].some("
+        "  b => b.offsetParent && b.textContent.includes(label)"
+        "    && b.querySelector('img') && b.querySelector('img').src !== src)",
+        arg=["click a segment to pick it", before_src],
+        timeout=30_000,
+    )
+    after = image_pixels(page, overlay.get_attribute("src"))
+    # the unpicked segment is dimmed on the overlay itself
+    assert (after[..., :3] < before[..., :3]).all(-1).sum() > 0
     assert page.locator(".toast-message-text").count() == 0
