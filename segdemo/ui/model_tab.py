@@ -53,11 +53,12 @@ def speed_radio() -> ChoiceRadio:
     return ChoiceRadio(
         [
             ("Exact (fp32)", "fp32"),
-            ("Fast (bf16; needs a CPU with avx512_bf16/AMX or a GPU)", "bf16"),
-            ("Auto (bf16 where the hardware has it natively, else fp32)", "auto"),
+            ("Fast (bf16)", "bf16"),
+            ("Auto", "auto"),
         ],
         value=DEFAULT_PRECISION,
         label="Speed",
+        info="bf16 needs a GPU or a CPU with avx512_bf16/AMX; Auto uses it where there is one.",
     )
 
 

@@ -266,7 +266,7 @@ def test_after_a_run_the_result_is_in_view_and_old_toasts_are_gone(screen) -> No
     page.locator("img[src*='chelsea.png']:visible").first.click()
     page.locator("button:visible", has_text="Segment").click()
     page.locator(
-        "p:visible", has_text=re.compile(r"DeepLabV3-ResNet50 on \w+: \d+ segments?")
+        "p:visible", has_text=re.compile(r"DeepLabV3-ResNet50 on \w+ in \w+: \d+ segments?")
     ).wait_for(timeout=120_000)
     page.wait_for_function(
         "height => { const o = [...document.querySelectorAll('.segdemo-overlay')]"
