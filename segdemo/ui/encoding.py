@@ -44,13 +44,21 @@ def baseline() -> bool:
     return os.environ.get(BASELINE_ENV, "").strip().lower() == "baseline"
 
 
-def output_file(data: bytes, name: str) -> str:
-    """Write ``data`` as the file ``name`` in a folder of its own under OUTPUT_DIR; its path.
+def output_folder() -> Path:
+    """A new, empty folder under OUTPUT_DIR for one answer's files.
 
-    Every call gets a new folder: Gradio's own caching names files by their content and rewrites
+    Every answer gets its own: Gradio's own caching names files by their content and rewrites
     them in place, so two requests with the same output could truncate each other's download.
     """
-    return str(write_atomically(OUTPUT_DIR / uuid.uuid4().hex / name, data))
+    folder = OUTPUT_DIR / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    return folder
+
+
+def output_file(data: bytes, name: str) -> str:
+    """Write ``data`` as the file ``name`` in a folder of its own (:func:`output_folder`); its
+    path."""
+    return str(write_atomically(output_folder() / name, data))
 
 
 def png_file(image: torch.Tensor, name: str) -> str:

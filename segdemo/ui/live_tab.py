@@ -16,8 +16,11 @@ import gradio as gr
 import numpy as np
 import torch
 
-from segdemo import live, semantic
-from segdemo.ui.errors import user_errors
+from segdemo import live, semantic, video
+from segdemo.ui.encoding import output_folder
+from segdemo.ui.errors import refusal, user_errors
+from segdemo.ui.model_tab import progress_callback
+from segdemo.ui.photos import photo_stem
 from segdemo.ui.session import session_state
 from segdemo.ui.view import legend_html
 
@@ -80,6 +83,41 @@ def live_frame(
     return image, status, legend_html(shown.legend), clock
 
 
+def segment_clip(
+    clip: str | None,
+    variant: str,
+    mode: str,
+    classes: list[str] | None,
+    background: np.ndarray | None,
+    working_size: int,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented idiom
+) -> tuple[str, str]:
+    """A video clip (its path) → (the painted MP4's path, a summary line), each frame painted
+    like a webcam frame (:func:`segdemo.video.segment_video`)."""
+    if clip is None:
+        raise refusal("Upload a video clip first.")
+    if mode == "picture" and background is None:
+        raise refusal("Upload a background picture first, or choose another mode.")
+    out = output_folder() / f"{photo_stem(clip)}-{mode}.mp4"
+    started = time.perf_counter()
+    info = video.segment_video(
+        clip,
+        out,
+        mode,
+        progress=progress_callback(progress),
+        variant=variant,
+        classes=classes or live.DEFAULT_CLASSES,
+        background=None if background is None else _tensor(background),
+        working_size=int(working_size),
+    )
+    per_frame = (time.perf_counter() - started) * 1000 / info.frames
+    summary = (
+        f"{info.frames} frames · {info.width}×{info.height} at {float(info.fps):g} frames/s · "
+        f"{per_frame:.0f} ms per frame"
+    )
+    return str(out), summary
+
+
 def _tensor(image: np.ndarray) -> torch.Tensor:
     """uint8 [3,H,W] from Gradio's uint8 [H,W,3] (or [H,W,4]: the alpha is dropped)."""
     return torch.tensor(image[..., :3]).permute(2, 0, 1)  # a copy: Gradio's array is read-only
@@ -127,6 +165,26 @@ def build() -> None:
             shown = gr.Image(label="Live", type="numpy", format=live.OUTPUT_FORMAT, height=360)
             fps = gr.Markdown(elem_id="live-fps")
             legend = gr.HTML()
+    with gr.Accordion("A video file instead of the webcam", open=False):
+        gr.Markdown(
+            f"An MP4, WebM or MOV clip of at most {video.MAX_SECONDS} s and {video.MAX_FRAMES} "
+            f"frames, 25 MB: every frame painted with the settings above (frames wider than "
+            f"{video.MAX_SIDE} px are scaled down; the sound is dropped), as an H.264 MP4. "
+            "An MP4 has no transparency: the transparent mode is for the webcam only."
+        )
+        with gr.Row():
+            clip = gr.Video(label="Video clip", sources=["upload"], height=240)
+            painted = gr.Video(label="Segmented video", height=240, interactive=False)
+        clip_button = gr.Button("Segment the video")
+        clip_status = gr.Markdown()
+    clip_button.click(
+        user_errors(segment_clip),
+        [clip, variant, mode, classes, background, working_size],
+        [painted, clip_status],
+        api_name="live_video",
+        concurrency_id="video",
+        concurrency_limit=1,
+    )
     clock = session_state()
     camera.stream(
         user_errors(live_frame),
