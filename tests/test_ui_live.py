@@ -20,8 +20,9 @@ def live_event() -> object:
 
 
 def test_the_stream_drops_frames_and_stops_at_its_time_limit(live_event) -> None:
-    # "once": the browser sends no frame while one is pending, so frames are dropped, not queued.
-    assert live_event.trigger_mode == "once"
+    # The browser captures no frame while one is pending (frames are dropped, not queued); the
+    # default trigger mode, since "once" and "always_last" end a webcam stream after one frame.
+    assert live_event.trigger_mode == "multiple"
     assert live_event.stream_every == live_tab.STREAM_EVERY
     assert live_event.time_limit == live_tab.TIME_LIMIT
     # Its own group: streams never wait behind the model tabs' one-at-a-time queue.

@@ -1,10 +1,12 @@
 """The Live tab: the webcam as a stream, each frame segmented and painted as it arrives.
 
-Gradio's webcam component sends a frame every ``STREAM_EVERY`` seconds while the stream event
-is not pending; with ``trigger_mode="once"`` a frame that comes while the previous one is
-being processed is never sent, so frames are dropped, not queued, and the picture never lags
-behind the camera. ``STREAM_CONCURRENCY`` streams run at once (one per viewer), in their own
-concurrency group, so the model tabs' one-at-a-time queue keeps answering beside them.
+Gradio's webcam component captures a frame every ``STREAM_EVERY`` seconds only while the
+stream event is not pending (its timer skips the tick otherwise), so a frame that comes while
+the previous one is being processed is never captured: frames are dropped, not queued, and the
+picture never lags behind the camera. The event keeps Gradio's default trigger mode: "once" or
+"always_last" stop a webcam stream after its first frame in Gradio 6.31 (seen in Chromium).
+``STREAM_CONCURRENCY`` streams run at once (one per viewer), in their own concurrency group, so
+the model tabs' one-at-a-time queue keeps answering beside them.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ is LRASPP-MobileNetV3-Large (made for mobile video) or DeepLabV3-MobileNetV3-Lar
 working size, so it keeps up on a CPU; frames that arrive while one is processed are dropped.
 """
 STREAM_EVERY = 0.1  # seconds between frames sent by the browser: at most 10 fps
-#: Seconds a stream may run before it stops (press Record again to go on).
+#: Seconds one stream event may hold its concurrency slot; then it ends and the page joins the
+#: queue again, behind any viewer waiting (Gradio's ``time_limit``).
 TIME_LIMIT = int(os.environ.get("SEGDEMO_LIVE_TIME_LIMIT", "60"))
 STREAM_CONCURRENCY = 2  # viewers streaming at once
 MODE_LABELS = {
@@ -192,7 +195,6 @@ def build() -> None:
         outputs=[shown, fps, legend, clock],
         stream_every=STREAM_EVERY,
         time_limit=TIME_LIMIT,
-        trigger_mode="once",
         concurrency_limit=STREAM_CONCURRENCY,
         concurrency_id="live",
         show_progress="hidden",

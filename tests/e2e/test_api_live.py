@@ -32,7 +32,7 @@ def test_a_clip_comes_back_painted_with_its_frames(client, tmp_path) -> None:
 def test_a_text_file_as_a_clip_gets_one_sentence(client, tmp_path) -> None:
     bad = tmp_path / "notes.mp4"
     bad.write_text("not a video")
-    with pytest.raises(Exception, match="notes.mp4 is not a video that can be read"):
+    with pytest.raises(Exception, match=r"notes\.mp4 is not a video that can be read"):
         client.predict(
             handle_file(str(bad)),
             "lraspp_mobilenet_v3_large",
