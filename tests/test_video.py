@@ -3,6 +3,7 @@ Live tab's video handler."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import wave
@@ -173,3 +174,14 @@ def test_building_the_app_does_not_load_pyav() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_bench_times_a_clip_per_frame(capsys: pytest.CaptureFixture[str]) -> None:
+    from segdemo.bench import __main__ as bench_main
+
+    argv = ["--quick", "--size", "48x64", "--suite", "live", "--only", "video", "--device", "cpu"]
+    assert bench_main.main(argv) == 0
+    (line,) = [json.loads(row) for row in capsys.readouterr().out.splitlines() if row.strip()]
+    assert line["name"] == "live_video_30x64x48_overlay" and line["unit"] == "ms per frame"
+    for key in ("median_ms", "baseline_median_ms", "speedup", "fps"):
+        assert line[key] > 0

@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,6 +30,7 @@ from segdemo.bench.timing import median_ms, photo_like, report, wants
 
 SIZE = (480, 640)  # (H, W): a webcam's usual VGA frame
 BASELINE = "the same frame at the preset's working size (short side 520)"
+VIDEO_FRAMES = 30
 
 
 def run(args: argparse.Namespace) -> None:
@@ -37,6 +40,9 @@ def run(args: argparse.Namespace) -> None:
         name = f"live_frame_{width}x{height}_{mode}"
         if wants(args, name):
             _mode(args, name, mode, height, width)
+    name = f"live_video_{VIDEO_FRAMES}x{width}x{height}_overlay"
+    if wants(args, name):
+        _video(args, name, height, width)
 
 
 def _mode(args: argparse.Namespace, name: str, mode: str, height: int, width: int) -> None:
@@ -51,7 +57,7 @@ def _mode(args: argparse.Namespace, name: str, mode: str, height: int, width: in
 
     def frame(working_size: int) -> None:
         pixels = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
-        image = torch.from_numpy(pixels).permute(2, 0, 1)
+        image = torch.tensor(pixels).permute(2, 0, 1)  # a copy, as the tab makes of Gradio's
         shown = live.process_frame(
             image, mode, background=background, working_size=working_size, device=device
         )
@@ -76,7 +82,51 @@ def _mode(args: argparse.Namespace, name: str, mode: str, height: int, width: in
         fps=round(1e3 / total, 1),
         model_ms=round(statistics.median(model_ms), 2),
         working_size=live.WORKING_SIZE,
+        precision=live.PRECISION,
         model=semantic.get_variant(live.VARIANTS[0]).title,
+        device=str(device),
+        threads=torch.get_num_threads(),
+        weights=weights.weights_mode(),
+    )
+
+
+def _video(args: argparse.Namespace, name: str, height: int, width: int) -> None:
+    """A VIDEO_FRAMES-frame H.264 clip through :func:`segdemo.video.segment_video` (decode,
+    paint, encode): milliseconds per frame, against the same clip at the preset's working size."""
+    import av
+
+    from segdemo import video
+
+    device = torch.device(args.device)
+    repeat = 1 if args.quick else (args.repeat or 3)
+    default_size = semantic.get_variant(live.VARIANTS[0]).weights.transforms().resize_size[0]
+    with tempfile.TemporaryDirectory() as folder:
+        clip, out = Path(folder) / "clip.mp4", Path(folder) / "out.mp4"
+        with av.open(str(clip), "w") as output:
+            stream = output.add_stream("libx264", rate=30)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            for index in range(VIDEO_FRAMES):
+                picture = photo_like(height, width, seed=index).permute(1, 2, 0).numpy()
+                frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+                frame.pts = index
+                output.mux(stream.encode(frame))
+            output.mux(stream.encode(None))
+
+        def paint(working_size: int) -> None:
+            video.segment_video(clip, out, "overlay", working_size=working_size, device=device)
+
+        paint(live.WORKING_SIZE)  # warm-up
+        ours = median_ms(lambda: paint(live.WORKING_SIZE), repeat=repeat, warmup=0, device=device)
+        theirs = median_ms(lambda: paint(default_size), repeat=repeat, warmup=0, device=device)
+    report(
+        name,
+        ours / VIDEO_FRAMES,
+        baseline=f"the same clip at the preset's working size (short side {default_size})",
+        baseline_ms=theirs / VIDEO_FRAMES,
+        unit="ms per frame",
+        fps=round(1e3 * VIDEO_FRAMES / ours, 1),
+        working_size=live.WORKING_SIZE,
+        precision=live.PRECISION,
         device=str(device),
         threads=torch.get_num_threads(),
         weights=weights.weights_mode(),
