@@ -225,10 +225,19 @@ def process(
         ("semantic", (PHOTO, "resnet50", [], 1.5, "fp32"), r"Overlay opacity: .*1\.5.*maximum"),
         (
             "panoptic",
-            (PHOTO, "nope", 384, [], 0.5, "fp32"),
+            (PHOTO, "nope", 384, 0.5, [], 0.5, "fp32"),
             r"Mask2Former checkpoint: .*nope.*choices",
         ),
-        ("panoptic", (PHOTO, COCO_TINY, 500, [], 0.5, "fp32"), r"Working size: .*500.*choices"),
+        (
+            "panoptic",
+            (PHOTO, COCO_TINY, 500, 0.5, [], 0.5, "fp32"),
+            r"Working size: .*500.*choices",
+        ),
+        (
+            "panoptic",
+            (PHOTO, COCO_TINY, 384, 1.5, [], 0.5, "fp32"),
+            r"Score threshold: .*1\.5.*maximum",
+        ),
         ("semantic", (PHOTO, "resnet50", [], 0.5, "fp64"), r"Speed: .*'fp64'.*choices"),
         ("groundtruth", (PHOTO, TRIMAP, 1.5, 0.5), r"Object value must be a whole number"),
         ("groundtruth", (PHOTO, TRIMAP, "abc", 0.5), r"Object value .*'abc'"),
@@ -605,7 +614,7 @@ def test_the_panoptic_tab_shows_and_downloads_real_segments(monkeypatch) -> None
     panoptic.unload()
     try:
         status, rows, _, overlay, legend, mask, _, cutout, state = panoptic_tab.segment_panoptic(
-            PHOTO, COCO_TINY, 384, [], 0.5
+            PHOTO, COCO_TINY, 384, 0.5, [], 0.5
         )
     finally:
         panoptic.unload()
@@ -811,3 +820,23 @@ def test_an_empty_result_says_why() -> None:
     seg = Segmentation.empty(2, 2, ("__background__", "cat"), "panoptic")
     seg = Segmentation(seg.ids, (), seg.categories, "panoptic", {"threshold": 0.8})
     assert ": 0 segments (none scored above 0.8)" in view.status_line(seg)
+
+
+def test_the_panoptic_threshold_decides_which_segments_there_are(monkeypatch) -> None:
+    from segdemo import panoptic
+
+    monkeypatch.setenv("SEGDEMO_WEIGHTS", "random")
+    monkeypatch.setenv("SEGDEMO_PANOPTIC_ARCH", "tiny")
+    monkeypatch.setattr(session, "RESULTS", ResultCache(capacity=8))
+    panoptic.unload()
+    try:
+        counts = {}
+        for threshold in (0.3, 0.9, 1.0):
+            status, *_, state = panoptic_tab.segment_panoptic(
+                PHOTO, COCO_TINY, 384, threshold, [], 0.5
+            )
+            counts[threshold] = len(state["seg"])
+    finally:
+        panoptic.unload()
+    assert counts[0.3] > counts[0.9] > 0
+    assert counts[1.0] == 0 and ": 0 segments (none scored above 1)" in status

@@ -113,7 +113,7 @@ def test_a_photo_run_in_the_model_tabs_is_not_run_again(crafted_models, monkeypa
     instance_tab.segment_instance(
         PHOTO, MODELS[1], instance.DEFAULT_WORKING_SIZE, 0.5, [], True, [], 0.5
     )
-    panoptic_tab.segment_panoptic(PHOTO, MODELS[2], panoptic.DEFAULT_WORKING_SIZE, [], 0.5)
+    panoptic_tab.segment_panoptic(PHOTO, MODELS[2], panoptic.DEFAULT_WORKING_SIZE, 0.5, [], 0.5)
     assert crafted_models == ["semantic", "instance", "panoptic"]
     for module, name in ((semantic, "segment"), (instance, "detect"), (panoptic, "segment")):
         monkeypatch.setattr(module, name, no_model)

@@ -38,6 +38,14 @@ from segdemo.ui.view import SCROLL_TO_RESULT_JS, ResultView, result_view
 
 #: After a run succeeds: close the old error toasts and bring the result into view.
 AFTER_RESULT_JS = f"() => {{ ({CLEAR_TOASTS_JS})(); ({SCROLL_TO_RESULT_JS})(); }}"
+#: The CSS class of the model tabs' run buttons, and what a busy one says.
+RUN_CLASS = "segdemo-run"
+BUSY_LABEL = "Working…"
+#: Press the visible tab's run button (after an example photo is loaded into the photo box).
+PRESS_RUN_JS = (
+    "() => { const run = [...document.querySelectorAll('." + RUN_CLASS + "')]"
+    ".find(b => b.offsetParent && !b.disabled); if (run) run.click(); }"
+)
 #: The model events share one concurrency group: the models share one CPU/GPU.
 MODEL_CONCURRENCY_ID = "models"
 Handler = Callable[..., Any]
@@ -89,6 +97,7 @@ class ModelTab:
     photo: RawImage
     speed: ChoiceRadio
     button: gr.Button
+    examples: gr.Examples
     status: gr.Markdown
     picked: NamePicker
     view: ResultView
@@ -111,8 +120,8 @@ class ModelTab:
             with gr.Column():
                 yield
                 self.speed = speed_radio()
-                self.button = gr.Button(button, variant="primary")
-        gr.Examples(
+                self.button = gr.Button(button, variant="primary", elem_classes=[RUN_CLASS])
+        self.examples = gr.Examples(
             PHOTO_EXAMPLES, inputs=[self.photo], label="Examples (scikit-image, free to use)"
         )
         self.status = gr.Markdown(min_height=40, elem_classes=[STATUS_CLASS])
@@ -164,11 +173,13 @@ class ModelTab:
             self.state,
         ]
         # The result box opens as the run starts (the run then fills it, its progress on the
-        # overlay), so that whatever the run answers lands in visible components.
-        self.button.click(
-            lambda: gr.Column(visible=True),
+        # overlay), so that whatever the run answers lands in visible components; the button is
+        # busy until the run has answered, whether it succeeded or not.
+        label = self.button.value
+        ran = self.button.click(
+            lambda: (gr.Column(visible=True), gr.Button(BUSY_LABEL, interactive=False)),
             None,
-            self.result_box,
+            [self.result_box, self.button],
             queue=False,
             api_visibility="private",
         ).then(
@@ -178,7 +189,17 @@ class ModelTab:
             api_name=api_name,
             concurrency_id=MODEL_CONCURRENCY_ID,
             show_progress_on=[self.status, self.view.overlay],
-        ).success(None, js=AFTER_RESULT_JS, queue=False)
+        )
+        ran.success(None, js=AFTER_RESULT_JS, queue=False)
+        ran.then(
+            lambda: gr.Button(label, interactive=True),
+            None,
+            self.button,
+            queue=False,
+            api_visibility="private",
+        )
+        # An example photo runs at once, as if the button were pressed after choosing it.
+        self.examples.load_input_event.then(None, js=PRESS_RUN_JS, queue=False)
         # A new photo starts from the default picks, not the last photo's. Queued with the runs,
         # so that a run pressed right after the photo changed gets the cleared picks and its own
         # answer is not cleared afterwards.

@@ -11,7 +11,7 @@ from segdemo import panoptic
 from segdemo.models import Progress
 from segdemo.precision import DEFAULT_PRECISION
 from segdemo.result import Segmentation
-from segdemo.ui.inputs import ChoiceDropdown, ChoiceRadio, Upload, opacity_slider
+from segdemo.ui.inputs import ChoiceDropdown, ChoiceRadio, NumberSlider, Upload, opacity_slider
 from segdemo.ui.model_tab import ModelTab, progress_callback
 from segdemo.ui.photos import load_photo, photo_stem
 from segdemo.ui.picking import picker_update, selected_ids
@@ -25,6 +25,7 @@ def segment_panoptic(
     photo: Upload,
     checkpoint: str,
     working_size: int,
+    threshold: float,
     picked: list[str] | None,
     alpha: float,
     precision: str = DEFAULT_PRECISION,
@@ -38,6 +39,7 @@ def segment_panoptic(
         photo: The photo: an http(s) URL or a data: URL of a PNG, JPEG, WebP, BMP, GIF or TIFF.
         checkpoint: The Mask2Former checkpoint on the Hugging Face Hub (COCO, Cityscapes, ADE20K).
         working_size: The short side in pixels the model sees: 384 (fast) or 800 (closer to PQ).
+        threshold: The class score, from 0 to 1, a query needs to become a segment.
         picked: Labels to cut out as the result names them, e.g. "cat 1 · 0.97"; empty: all.
         alpha: Opacity of the segment colours over the photo, from 0 (photo only) to 1.
         precision: The model's arithmetic: fp32 (exact), bf16 (faster where native) or auto.
@@ -50,7 +52,9 @@ def segment_panoptic(
     """
     working_size = int(working_size)  # the radio passes 512.0 as it came
     image, note = load_photo(photo)
-    seg = panoptic_result(image, checkpoint, working_size, progress_callback(progress), precision)
+    seg = panoptic_result(
+        image, checkpoint, working_size, progress_callback(progress), precision, threshold
+    )
     image = image.to(seg.device)
     picker, value = picker_update(seg, picked, [s.label for s in seg.segments])
     state = {"image": image, "seg": seg, "stem": photo_stem(photo)}
@@ -64,17 +68,19 @@ def panoptic_result(
     working_size: int,
     progress: Progress | None,
     precision: str = DEFAULT_PRECISION,
+    threshold: float = panoptic.THRESHOLD,
 ) -> Segmentation:
     """Mask2Former's result for ``image`` from the shared cache (computed once per photo,
-    checkpoint, working size and precision, whichever tab asks)."""
+    checkpoint, working size, precision and score threshold, whichever tab asks)."""
     return cached(
         "panoptic",
         image,
-        (checkpoint, working_size, precision),
+        (checkpoint, working_size, precision, threshold),
         lambda: panoptic.segment(
             image,
             checkpoint,
             working_size=working_size,
+            threshold=threshold,
             precision=precision,
             progress=progress,
         ),
@@ -114,6 +120,13 @@ def build() -> None:
             label="Working size (short side, px): 384 is the stock processor's; the PQ "
             "figures were measured at about 800",
         )
+        threshold = NumberSlider(
+            0,
+            1,
+            value=panoptic.THRESHOLD,
+            step=0.01,
+            label="Score threshold (lower: more segments)",
+        )
         alpha = opacity_slider()
     table = gr.Dataframe(headers=TABLE_HEADERS, label="Segments", interactive=False)
     tab.results("Segments to cut out", "Things and stuff over the photo")
@@ -128,7 +141,7 @@ def build() -> None:
     tab.wire(
         segment_panoptic,
         "panoptic",
-        options=[checkpoint, working_size],
+        options=[checkpoint, working_size, threshold],
         alpha=alpha,
         before_picker=[table],
     )

@@ -98,6 +98,7 @@ def test_panoptic_returns_an_overlay_at_the_photos_size(client) -> None:
         handle_file(str(PHOTO)),
         "facebook/mask2former-swin-tiny-coco-panoptic",
         384,
+        0.5,
         [],
         0.5,
         api_name="/panoptic",
