@@ -23,6 +23,7 @@ from PIL import Image
 from segdemo import instance, ui
 from segdemo.cache import ResultCache
 from segdemo.images import InputError
+from segdemo.render import legend, segment_palette
 from segdemo.result import Segment, Segmentation
 from segdemo.ui import (
     CSS,
@@ -338,24 +339,30 @@ def test_a_click_picks_the_segment_under_the_cursor_and_not_another() -> None:
     assert picking.pick_by_click(state, ["dog"], 0.5, click(55, 25))[0] == ["dog"]
 
 
-def test_hover_map_names_each_box_smallest_on_top_and_escapes_labels() -> None:
+@pytest.mark.parametrize(("height", "width"), [(20, 30), (300, 451), (1080, 1920)])
+def test_the_legend_carries_the_id_map_that_names_segments_on_hover(height, width) -> None:
     import base64
-    import io
+    import html as html_module
 
-    ids = torch.zeros(20, 30, dtype=torch.int32)
-    ids[2:8, 3:9] = 1
-    ids[10:18, 5:25] = 2
+    ids = torch.zeros(height, width, dtype=torch.int32)
+    ids[: height // 2, : width // 3] = 1
+    ids[height // 2 :, width // 2 :] = 300  # above 255: the map is uint16
     segments = (
-        Segment(1, 1, "<dog> 1 · 0.97", 0.97, True, (3.0, 2.0, 9.0, 8.0)),
-        Segment(2, 1, "dog 2 · 0.91", 0.91, True, (5.0, 10.0, 25.0, 18.0)),
+        Segment(1, 1, "<dog> 1 · 0.97", 0.97, True),
+        Segment(300, 1, "dog 2 · 0.91", 0.91, True),
     )
     seg = Segmentation(ids, segments, ("__background__", "dog"), "instance")
-    page = view.hover_map_html(torch.zeros(3, 20, 30, dtype=torch.uint8), seg)
-    assert page.count("<title>") == 2 and "&lt;dog&gt; 1 · 0.97" in page and "<dog>" not in page
-    assert page.index("dog 2 · 0.91") < page.index("&lt;dog&gt; 1")  # larger box drawn first
-    assert 'viewBox="0 0 30 20"' in page
-    data = page.split('src="data:image/jpeg;base64,')[1].split('"')[0]
-    assert Image.open(io.BytesIO(base64.b64decode(data))).size == (30, 20)
+    shown = view.legend_html(legend(seg, segment_palette(seg)), hover=view.hover_data(seg))
+    assert "<dog>" not in shown  # labels escaped, in the entries and in the data
+    data = json.loads(html_module.unescape(shown.split('data-hover="')[1].split('"')[0]))
+    assert data["labels"] == {"1": "<dog> 1 · 0.97", "300": "dog 2 · 0.91"}
+    assert max(data["w"], data["h"]) == min(view.HOVER_SIDE, width)
+    small = np.frombuffer(base64.b64decode(data["ids"]), dtype="<u2").reshape(data["h"], data["w"])
+    # nearest-neighbour shrink: each cell holds the id at its top-left source pixel
+    rows = np.arange(data["h"]) * height // data["h"]
+    cols = np.arange(data["w"]) * width // data["w"]
+    assert np.array_equal(small, ids.numpy()[rows][:, cols])
+    assert set(np.unique(small)) == {0, 1, 300}
 
 
 def test_alpha_picks_and_clicks_re_render_without_running_the_model(monkeypatch) -> None:

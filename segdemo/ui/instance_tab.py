@@ -68,7 +68,6 @@ def segment_instance(
         classes: the classes detected, most confident first, and those kept
         instances to cut out: the picker's labels with their share and the picked ones
         overlay, legend, mask, cut-out on black, transparent cut-out: PNG images and legend HTML
-        hover map: HTML in which pointing at a box names its instance
     """
     working_size = int(working_size)  # the radio passes 512.0 as it came
     image, note = load_photo(photo)
@@ -178,7 +177,6 @@ def _show(
         selected_ids(seg, value),
         alpha,
         boxes=boxes,
-        hover=True,
         stem=state["stem"],
     )
     status = (
@@ -211,8 +209,6 @@ def build() -> None:
         boxes = Switch(value=True, label="Show boxes and labels")
     classes = NameDropdown(choices=[], multiselect=True, label="Only these classes (empty: all)")
     tab.results("Instances to cut out", "Instances over the photo")
-    with gr.Accordion("Hover map: point at a box to name its object", open=False):
-        hover = gr.HTML()
     tab.wire(
         segment_instance,
         "instance",
@@ -220,7 +216,6 @@ def build() -> None:
         alpha=alpha,
         filters=[threshold, classes, boxes],
         before_picker=[classes],
-        after_view=[hover],
         rerender=refilter,
         click=pick_by_click,
         download=download_instances,

@@ -185,6 +185,7 @@ def build() -> None:
         [clip, variant, mode, classes, background, working_size],
         [painted, clip_status],
         api_name="live_video",
+        api_visibility="undocumented",  # callable by name; not one of the MCP tools
         concurrency_id="video",
         concurrency_limit=1,
     )

@@ -145,7 +145,6 @@ class ModelTab:
         alpha: NumberSlider,
         filters: Sequence[Component] = (),
         before_picker: Sequence[Component] = (),
-        after_view: Sequence[Component] = (),
         rerender: Handler = rerender,
         click: Handler = pick_by_click,
         download: Handler = download_result,
@@ -153,7 +152,7 @@ class ModelTab:
         """Create the session state and wire the run, re-render, click and download events.
 
         - ``run(photo, *options, *filters, picked, alpha, precision)`` answers ``status,
-          *before_picker, picked, *view, *after_view, state``; API ``/<api_name>``; the
+          *before_picker, picked, *view, state``; API ``/<api_name>``; the
           precision comes from the Speed choice, last, so API callers may leave it out.
         - ``rerender(state, *filters, picked, alpha)`` runs when a filter, the picks or alpha
           change; API ``/<api_name>_render``. Without filters it answers the view only; a filter
@@ -169,7 +168,6 @@ class ModelTab:
             *before_picker,
             self.picked,
             *self.view.outputs,
-            *after_view,
             self.state,
         ]
         # The result box opens as the run starts (the run then fills it, its progress on the

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,8 +14,7 @@ import gradio as gr
 import torch
 
 from segdemo.exports import slug
-from segdemo.images import jpeg_data_url
-from segdemo.render import LegendEntry, render, segment_palette
+from segdemo.render import LegendEntry, render
 from segdemo.result import Segmentation
 from segdemo.ui.encoding import baseline, mask_file, png_file, preview_file
 
@@ -47,6 +48,9 @@ VIEW_CSS = """
 .segdemo-scroll { max-height: 8em; overflow-y: auto; }
 .segdemo-status { padding-right: 6em; }
 .segdemo-short { max-height: 7em; overflow-y: auto; }
+.segdemo-tip { position: fixed; z-index: 1000; display: none; pointer-events: none;
+               padding: 2px 8px; border-radius: 4px; background: #000c; color: #fff;
+               font-size: 14px; white-space: nowrap; }
 """
 #: Bring the visible result overlay into view (run in the browser after a run succeeds).
 SCROLL_TO_RESULT_JS = (
@@ -98,7 +102,6 @@ def view_values(
     alpha: float,
     *,
     boxes: bool = False,
-    hover: bool = False,
     overlay_only: bool = False,
     stem: str = "photo",
 ) -> tuple[Any, ...]:
@@ -108,7 +111,8 @@ def view_values(
     ``highlight``).
 
     ``overlay_only`` (only alpha changed): the mask and cut-outs are skipped, not sent again.
-    ``hover`` appends :func:`hover_map_html` of the overlay.
+    The legend carries :func:`hover_data`, with which the page names the segment under the
+    pointer on the overlay.
     """
     shown = render(image, seg, selected, alpha, boxes=boxes, highlight=True)
     name = file_stem(stem, seg, selected)
@@ -120,8 +124,8 @@ def view_values(
             png_file(shown.on_black, f"{name}-cutout-on-black"),
             png_file(shown.cutout, f"{name}-cutout"),
         )
-    values = (preview_file(shown.overlay, f"{name}-overlay"), legend_html(shown.legend), *cutouts)
-    return (*values, hover_map_html(shown.overlay, seg)) if hover else values
+    legend = legend_html(shown.legend, hover=hover_data(seg))
+    return (preview_file(shown.overlay, f"{name}-overlay"), legend, *cutouts)
 
 
 #: Above this many rows the legend names each category once ("wine glass × 93").
@@ -136,10 +140,11 @@ def file_stem(stem: str, seg: Segmentation, selected: Sequence[int]) -> str:
     return f"{stem}-{slug(names.pop())}" if len(names) == 1 else stem
 
 
-def legend_html(entries: Sequence[LegendEntry]) -> str:
+def legend_html(entries: Sequence[LegendEntry], hover: str | None = None) -> str:
     """A small HTML legend (for ``gr.HTML``): swatch, label, share. Labels are escaped.
 
     More than :data:`LEGEND_ROWS` entries are grouped by category (:func:`by_category`).
+    ``hover`` (:func:`hover_data`) rides along as the legend's ``data-hover`` attribute.
     """
     if not entries:
         return '<div class="segdemo-legend"><em>No segments.</em></div>'
@@ -153,7 +158,83 @@ def legend_html(entries: Sequence[LegendEntry]) -> str:
         f"{html.escape(e.label)}&nbsp;<small>{html.escape(share_text(e.share))}</small></span>"
         for e in entries
     ]
-    return '<div class="segdemo-legend">' + "".join(items) + "</div>"
+    data = f' data-hover="{html.escape(hover)}"' if hover else ""
+    return f'<div class="segdemo-legend"{data}>' + "".join(items) + "</div>"
+
+
+#: The long side of the id map the page keeps for naming segments on hover: about one cell per
+#: 6 px of a 1000-px overlay, ~50 kB per result at most.
+HOVER_SIDE = 160
+
+
+def hover_data(seg: Segmentation) -> str:
+    """JSON for the page's hover labels: the id map shrunk (nearest) to at most
+    :data:`HOVER_SIDE` on its long side, as base64 of little-endian uint16 (``w``, ``h``,
+    ``ids``), and each segment's label by id (``labels``). See :data:`HOVER_JS`."""
+    height, width = seg.size
+    scale = min(1.0, HOVER_SIDE / max(height, width))
+    h, w = max(1, round(height * scale)), max(1, round(width * scale))
+    rows = torch.arange(h, device=seg.ids.device) * height // h
+    cols = torch.arange(w, device=seg.ids.device) * width // w
+    small = seg.ids[rows][:, cols].clamp(0, 65535).to(torch.int32).cpu().numpy()
+    ids = base64.b64encode(small.astype("<u2").tobytes()).decode("ascii")
+    labels = {s.id: s.label for s in seg.segments}
+    return json.dumps({"w": w, "h": h, "ids": ids, "labels": labels}, separators=(",", ":"))
+
+
+#: Runs once when the page loads: a tooltip that names the segment under the pointer on any
+#: result overlay, read from the ``data-hover`` of the legend beside it (:func:`hover_data`).
+#: The overlay image may be letterboxed in its box (object-fit: contain), hence the fit.
+HOVER_JS = """
+() => {
+  const tip = document.createElement('div');
+  tip.className = 'segdemo-tip';
+  document.body.appendChild(tip);
+  const maps = new WeakMap();
+  const decode = (legend) => {
+    const raw = legend.dataset.hover;
+    let map = maps.get(legend);
+    if (!map || map.raw !== raw) {
+      const data = JSON.parse(raw);
+      const bytes = atob(data.ids);
+      const ids = new Uint16Array(bytes.length / 2);
+      for (let i = 0; i < ids.length; i++)
+        ids[i] = bytes.charCodeAt(2 * i) | (bytes.charCodeAt(2 * i + 1) << 8);
+      map = {raw, w: data.w, h: data.h, ids, labels: data.labels};
+      maps.set(legend, map);
+    }
+    return map;
+  };
+  const legendFor = (img) => {
+    for (let box = img.parentElement; box; box = box.parentElement) {
+      const legend = box.querySelector('.segdemo-legend[data-hover]');
+      if (legend) return legend;
+    }
+    return null;
+  };
+  const label = (event) => {
+    const img = event.target.closest && event.target.closest('.OVERLAY img');
+    const legend = img && img.naturalWidth ? legendFor(img) : null;
+    if (!legend) return null;
+    const map = decode(legend);
+    const r = img.getBoundingClientRect();
+    const s = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);
+    const w = img.naturalWidth * s, h = img.naturalHeight * s;
+    const x = (event.clientX - r.left - (r.width - w) / 2) / w;
+    const y = (event.clientY - r.top - (r.height - h) / 2) / h;
+    if (x < 0 || y < 0 || x >= 1 || y >= 1) return null;
+    return map.labels[map.ids[Math.floor(y * map.h) * map.w + Math.floor(x * map.w)]] || null;
+  };
+  document.addEventListener('mousemove', (event) => {
+    const text = label(event);
+    tip.style.display = text ? 'block' : 'none';
+    if (!text) return;
+    tip.textContent = text;
+    tip.style.left = event.clientX + 14 + 'px';
+    tip.style.top = event.clientY + 14 + 'px';
+  });
+}
+""".replace("OVERLAY", OVERLAY_CLASS)
 
 
 def by_category(entries: Sequence[LegendEntry]) -> list[LegendEntry]:
@@ -186,41 +267,6 @@ def share_text(share: float) -> str:
     if 0 < share < 0.001:
         return "<0.1%"
     return f"{share * 100:.1f}%"
-
-
-HOVER_STYLE = (
-    "<style>.segdemo-hover{position:relative;max-width:960px}"
-    ".segdemo-hover img{width:100%;display:block}"
-    ".segdemo-hover svg{position:absolute;inset:0;width:100%;height:100%}"
-    ".segdemo-hover rect{fill:transparent;pointer-events:all}"
-    ".segdemo-hover rect:hover{fill:rgba(255,255,255,.3)}</style>"
-)
-
-
-def hover_map_html(overlay: torch.Tensor, seg: Segmentation) -> str:
-    """A preview of ``overlay`` (uint8 [3,H,W]) on which hovering a box names its segment.
-
-    The boxes are an SVG layer in the photo's own coordinates, each with a <title> tooltip;
-    smaller boxes are drawn last, so they stay reachable inside larger ones.
-    """
-    height, width = seg.size
-    palette = segment_palette(seg).tolist()
-    boxed = sorted(
-        (s for s in seg.segments if s.box is not None),
-        key=lambda s: -(s.box[2] - s.box[0]) * (s.box[3] - s.box[1]),  # type: ignore[index]
-    )
-    stroke = max(2, round(max(height, width) / 300))
-    rects = "".join(
-        f'<rect x="{s.box[0]:.1f}" y="{s.box[1]:.1f}" width="{s.box[2] - s.box[0]:.1f}" '
-        f'height="{s.box[3] - s.box[1]:.1f}" stroke="#{"".join(f"{c:02x}" for c in palette[s.id])}"'
-        f' stroke-width="{stroke}"><title>{html.escape(s.label)}</title></rect>'
-        for s in boxed
-    )
-    return (
-        f'{HOVER_STYLE}<div class="segdemo-hover"><img src="{jpeg_data_url(overlay)}" '
-        f'alt="instances over the photo"><svg viewBox="0 0 {width} {height}" '
-        f'preserveAspectRatio="none">{rects}</svg></div>'
-    )
 
 
 def status_line(seg: Segmentation, note: str = "") -> str:

@@ -77,14 +77,16 @@ def test_semantic_returns_an_overlay_at_the_photos_size(client) -> None:
 def test_instance_returns_an_overlay_at_the_photos_size(client) -> None:
     photo = handle_file(str(PHOTO))
     args = ("v1", 512, 0.05, [], True)
-    status, _classes, _picker, *_, hover = client.predict(
+    status, _classes, picker, _overlay, legend, *_ = client.predict(
         photo, *args, [], 0.5, api_name="/instance"
     )
     assert "Mask R-CNN v1" in status
-    assert hover.count("<title>") >= 1 and "data:image/jpeg;base64," in hover
-    # nothing is picked on a new photo: pick the first instance the hover map names
-    first = html.unescape(re.findall(r"<title>(.*?)</title>", hover)[0])
-    status, _classes, picker, *view, hover = client.predict(
+    # a new photo picks every instance; the legend carries the map that names them on hover
+    labels = picker_labels(picker)
+    hover = json.loads(html.unescape(legend.split('data-hover="')[1].split('"')[0]))
+    assert len(labels) > 1 and sorted(hover["labels"].values()) == sorted(labels)
+    first = labels[0]
+    status, _classes, picker, *view = client.predict(
         photo, *args, [first], 0.5, api_name="/instance"
     )
     assert picker_labels(picker) == [first]
