@@ -189,13 +189,15 @@ class ModelTab:
             show_progress_on=[self.status, self.view.overlay],
         )
         ran.success(None, js=AFTER_RESULT_JS, queue=False)
-        ran.then(
-            lambda: gr.Button(label, interactive=True),
-            None,
-            self.button,
-            queue=False,
-            api_visibility="private",
-        )
+        # A .then after a refused run did not fire here (Gradio 6.31): success and failure both.
+        for after in (ran.success, ran.failure):
+            after(
+                lambda: gr.Button(label, interactive=True),
+                None,
+                self.button,
+                queue=False,
+                api_visibility="private",
+            )
         # An example photo runs at once, as if the button were pressed after choosing it.
         self.examples.load_input_event.then(None, js=PRESS_RUN_JS, queue=False)
         # A new photo starts from the default picks, not the last photo's. Queued with the runs,

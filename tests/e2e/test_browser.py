@@ -155,13 +155,16 @@ def wait_for_checked_change(page: Page, label: str, before: int) -> None:
     )
 
 
-def test_a_model_tab_runs_and_a_click_toggles_the_class_under_the_cursor(page) -> None:
+def test_an_example_runs_and_the_overlay_names_and_toggles_the_class_under_the_cursor(
+    page,
+) -> None:
     page.get_by_role("tab", name="Semantic").click()
-    page.locator("img[src*='chelsea.png']:visible").first.click()
-    page.locator("button:visible", has_text="Segment").click()
+    page.locator("img[src*='chelsea.png']:visible").first.click()  # runs: no button press
+    page.locator("button:visible:disabled", has_text="Working…").wait_for(timeout=30_000)
     page.locator(
         "p:visible", has_text=re.compile(r"DeepLabV3-ResNet50 on \w+ in \w+: \d+ segments?")
     ).wait_for(timeout=120_000)
+    page.locator("button:visible:enabled", has_text="Segment").wait_for(timeout=30_000)
     picked = checked_boxes(page, "Classes to cut out")
     assert picked > 1  # random ResNet-50 weights give several classes; all but background picked
     overlay = (
@@ -170,6 +173,17 @@ def test_a_model_tab_runs_and_a_click_toggles_the_class_under_the_cursor(page) -
         .first
     )
     box = overlay.bounding_box()
+    # hovering names the class under the pointer, one of the legend's
+    overlay.hover(position={"x": box["width"] * 0.5, "y": box["height"] * 0.5})
+    tip = page.locator(".segdemo-tip")
+    tip.wait_for(state="visible", timeout=10_000)
+    legend = page.locator(".segdemo-legend-item:visible").all_inner_texts()
+    assert any(item.startswith(tip.inner_text() + "\xa0") for item in legend), (
+        tip.inner_text(),
+        legend,
+    )
+    page.mouse.move(1, 1)
+    tip.wait_for(state="hidden", timeout=10_000)
     overlay.click(position={"x": box["width"] * 0.5, "y": box["height"] * 0.5})
     # every pixel belongs to a class: the click adds or removes exactly that one
     wait_for_checked_change(page, "Classes to cut out", picked)
@@ -263,8 +277,9 @@ def test_after_a_run_the_result_is_in_view_and_old_toasts_are_gone(screen) -> No
     page.get_by_role("tab", name="Semantic").click()
     page.locator("button:visible", has_text="Segment").click()  # no photo yet: a toast
     page.locator(".toast-message-text").first.wait_for(timeout=30_000)
-    page.locator("img[src*='chelsea.png']:visible").first.click()
-    page.locator("button:visible", has_text="Segment").click()
+    # a refused run gives the button back too
+    page.locator("button:visible:enabled", has_text="Segment").wait_for(timeout=10_000)
+    page.locator("img[src*='chelsea.png']:visible").first.click()  # runs by itself
     page.locator(
         "p:visible", has_text=re.compile(r"DeepLabV3-ResNet50 on \w+ in \w+: \d+ segments?")
     ).wait_for(timeout=120_000)
