@@ -16,7 +16,7 @@ from segdemo.ui import (
 )
 from segdemo.ui.errors import Blocks
 from segdemo.ui.mcp_tools import answer_every_output
-from segdemo.ui.view import HOVER_JS, VIEW_CSS
+from segdemo.ui.view import PAGE_JS, VIEW_CSS
 from segdemo.weights import weights_mode
 
 TITLE = "segdemo — semantic, instance and panoptic segmentation"
@@ -52,7 +52,7 @@ def mcp_wanted() -> bool:
 #: ``/gradio_api/mcp/`` (see :mod:`segdemo.ui.mcp_tools`).
 LAUNCH_OPTIONS: dict[str, object] = {
     "css": CSS,
-    "js": HOVER_JS,
+    "js": PAGE_JS,
     "max_file_size": "25mb",
     "footer_links": ["api", "gradio"],
     "show_error": False,

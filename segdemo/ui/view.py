@@ -170,7 +170,7 @@ HOVER_SIDE = 160
 def hover_data(seg: Segmentation) -> str:
     """JSON for the page's hover labels: the id map shrunk (nearest) to at most
     :data:`HOVER_SIDE` on its long side, as base64 of little-endian uint16 (``w``, ``h``,
-    ``ids``), and each segment's label by id (``labels``). See :data:`HOVER_JS`."""
+    ``ids``), and each segment's label by id (``labels``). See :data:`PAGE_JS`."""
     height, width = seg.size
     scale = min(1.0, HOVER_SIDE / max(height, width))
     h, w = max(1, round(height * scale)), max(1, round(width * scale))
@@ -183,10 +183,14 @@ def hover_data(seg: Segmentation) -> str:
 
 
 #: Runs once when the page loads: a tooltip that names the segment under the pointer on any
-#: result overlay, read from the ``data-hover`` of the legend beside it (:func:`hover_data`).
-#: The overlay image may be letterboxed in its box (object-fit: contain), hence the fit.
-HOVER_JS = """
+#: result overlay, read from the ``data-hover`` of the legend beside it (:func:`hover_data`;
+#: the overlay image may be letterboxed in its box, hence the fit); and Enter in a number box
+#: (a slider's) commits it, as leaving the box does — Gradio acts on the latter only.
+PAGE_JS = """
 () => {
+  document.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && event.target.matches('input[type=number]')) event.target.blur();
+  });
   const tip = document.createElement('div');
   tip.className = 'segdemo-tip';
   document.body.appendChild(tip);

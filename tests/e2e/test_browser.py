@@ -184,6 +184,16 @@ def test_an_example_runs_and_the_overlay_names_and_toggles_the_class_under_the_c
     )
     page.mouse.move(1, 1)
     tip.wait_for(state="hidden", timeout=10_000)
+    # Enter in the opacity box re-renders, as leaving the box does
+    before = overlay.get_attribute("src")
+    opacity = page.locator("[role=tabpanel]:visible input[type=number]").first
+    opacity.fill("0.9")
+    opacity.press("Enter")
+    page.wait_for_function(
+        "([img, before]) => img.getAttribute('src') !== before",
+        arg=[overlay.element_handle(), before],
+        timeout=30_000,
+    )
     overlay.click(position={"x": box["width"] * 0.5, "y": box["height"] * 0.5})
     # every pixel belongs to a class: the click adds or removes exactly that one
     wait_for_checked_change(page, "Classes to cut out", picked)
