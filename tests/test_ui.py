@@ -847,3 +847,20 @@ def test_the_panoptic_threshold_decides_which_segments_there_are(monkeypatch) ->
         panoptic.unload()
     assert counts[0.3] > counts[0.9] > 0
     assert counts[1.0] == 0 and ": 0 segments (none scored above 1)" in status
+
+
+def test_300_segments_make_a_three_line_legend_and_find_picks_one_class() -> None:
+    ids = torch.arange(1, 301, dtype=torch.int32).repeat_interleave(4).reshape(30, 40)
+    classes = ("__background__", "cat", "dog", "wine glass")
+    segments = tuple(
+        Segment(k, 1 + k % 3, f"{classes[1 + k % 3]} {k} · 0.9", 0.9, True) for k in range(1, 301)
+    )
+    seg = Segmentation(ids, segments, classes, "instance")
+    state = {"image": a_photo(30, 40), "seg": seg, "stem": "p"}
+    _overlay, legend_page, *_ = picking.rerender(state, [s.label for s in segments], 0.5)
+    assert legend_page.count("segdemo-legend-item") == 3 and "wine glass × 100" in legend_page
+    found = picking.labels_matching(state, " Wine GLASS ")
+    assert len(found) == 100 and all(label.startswith("wine glass") for label in found)
+    assert picking.labels_matching(state, "") == [s.label for s in segments]
+    with pytest.raises(gr.Error, match="Run the model first"):
+        picking.labels_matching(None, "cat")

@@ -32,7 +32,7 @@ from segdemo.ui.inputs import (
     Upload,
 )
 from segdemo.ui.photos import load_photo
-from segdemo.ui.picking import pick_by_click, rerender
+from segdemo.ui.picking import State, labels_matching, pick_by_click, rerender
 from segdemo.ui.session import session_state
 from segdemo.ui.view import SCROLL_TO_RESULT_JS, ResultView, result_view
 
@@ -45,6 +45,16 @@ BUSY_LABEL = "Working…"
 PRESS_RUN_JS = (
     "() => { const run = [...document.querySelectorAll('." + RUN_CLASS + "')]"
     ".find(b => b.offsetParent && !b.disabled); if (run) run.click(); }"
+)
+#: The CSS class of the segment pickers, and the page script that shows only the picker's
+#: names containing the Find box's text (the names stay picked or not: it only hides).
+PICKER_CLASS = "segdemo-picker"
+FIND_JS = (
+    "(query) => { const q = (query || '').trim().toLowerCase();"
+    " const picker = [...document.querySelectorAll('." + PICKER_CLASS + "')]"
+    ".find(e => e.offsetParent); if (picker) picker.querySelectorAll('label:has(input)').forEach("
+    "l => { l.style.display = !q || l.textContent.toLowerCase().includes(q) ? '' : 'none'; });"
+    " return []; }"
 )
 #: The model events share one concurrency group: the models share one CPU/GPU.
 MODEL_CONCURRENCY_ID = "models"
@@ -99,6 +109,8 @@ class ModelTab:
     button: gr.Button
     examples: gr.Examples
     status: gr.Markdown
+    find: gr.Textbox
+    pick_found: gr.Button
     picked: NamePicker
     view: ResultView
     downloads: DownloadRow
@@ -130,8 +142,16 @@ class ModelTab:
         """The segment picker, the result view and the download button, hidden until the first
         result (no wall of empty image boxes before a run)."""
         with gr.Column(visible=False) as self.result_box:
+            with gr.Row(equal_height=True):
+                self.find = gr.Textbox(
+                    placeholder="Find: part of a name, e.g. cat (the list below shows those)",
+                    show_label=False,
+                    container=False,
+                    scale=4,
+                )
+                self.pick_found = gr.Button("Pick only these", size="sm", scale=1)
             self.picked = NamePicker(
-                label=picker_label, choices=[], elem_classes=["segdemo-scroll"]
+                label=picker_label, choices=[], elem_classes=["segdemo-scroll", PICKER_CLASS]
             )
             self.view = result_view(overlay_label)
             self.downloads = download_row()
@@ -238,3 +258,18 @@ class ModelTab:
             show_progress="hidden",
         )
         self.downloads.wire(download, [self.state, *changes], api_name)
+        self.find.change(None, [self.find], None, js=FIND_JS, queue=False)
+
+        def pick_found(state: State, query: str, *values: Any) -> tuple[Any, ...]:
+            *filter_values, _picked, alpha = values
+            labels = labels_matching(state, query)
+            answer = rerender(state, *filter_values, labels, alpha)
+            return answer if filters else (labels, *answer)
+
+        self.pick_found.click(
+            user_errors(pick_found),
+            [self.state, self.find, *changes],
+            outputs if filters else [self.picked, *self.view.outputs],
+            api_visibility="private",
+            show_progress="hidden",
+        )

@@ -51,6 +51,14 @@ def label_at(state: State, event: gr.SelectData) -> str | None:
     return seg.segment(segment_id).label if segment_id else None
 
 
+def labels_matching(state: State, query: str | None) -> list[str]:
+    """The labels of the result's segments that contain ``query`` (any case; all when empty)."""
+    if not state or "seg" not in state:
+        raise gr.Error(NO_RESULT)
+    words = (query or "").strip().lower()
+    return [s.label for s in state["seg"].segments if words in s.label.lower()]
+
+
 def toggled(picked: Sequence[str] | None, label: str | None) -> list[str]:
     """The picked labels with ``label`` added, or removed if it was picked."""
     names = list(picked or ())

@@ -351,3 +351,18 @@ def test_100_detections_fit_two_screens_and_a_click_on_the_overlay_unpicks_and_d
     # the unpicked segment is dimmed on the overlay itself
     assert (after[..., :3] < before[..., :3]).all(-1).sum() > 0
     assert page.locator(".toast-message-text").count() == 0
+    # Find narrows the list to one class; "Pick only these" picks every instance of it
+    name = next(item for item in legend if " × " in item).split(" × ")[0]
+    picker = page.locator(".block:visible", has=page.get_by_text("Instances to cut out"))
+    labels = picker.locator("label:has(input)").all_inner_texts()
+    expected = sum(name.lower() in label.lower() for label in labels)
+    page.locator("[role=tabpanel]:visible [placeholder^='Find']").fill(name)
+    page.wait_for_function(
+        "([count]) => [...document.querySelectorAll('.segdemo-picker label:has(input)')]"
+        ".filter(l => l.offsetParent).length === count",
+        arg=[expected],
+        timeout=10_000,
+    )
+    page.locator("button:visible", has_text="Pick only these").click()
+    wait_for_checked_change(page, "Instances to cut out", shown - 1)
+    assert checked_boxes(page, "Instances to cut out") == expected < shown - 1
