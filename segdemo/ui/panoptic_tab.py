@@ -128,7 +128,7 @@ def build() -> None:
             label="Score threshold (lower: more segments)",
         )
         alpha = opacity_slider()
-    table = gr.Dataframe(headers=TABLE_HEADERS, label="Segments", interactive=False)
+    table = gr.Dataframe(headers=TABLE_HEADERS, label="Segments", interactive=False, max_height=260)
     tab.results("Segments to cut out", "Things and stuff over the photo")
     checkpoint.change(
         lambda key: gr.update(info=panoptic.CHECKPOINTS[key].description),
