@@ -67,3 +67,23 @@ def test_mask_png_bytes_refuses_what_is_not_a_bool_map() -> None:
     for bad in (torch.zeros(3, 3, dtype=torch.uint8), torch.zeros(1, 3, 3, dtype=torch.bool)):
         with pytest.raises(ValueError, match="bool"):
             mask_png_bytes(bad)
+
+
+def test_on_the_instance_tab_alpha_or_boxes_alone_send_only_the_overlay() -> None:
+    from segdemo.ui import instance_tab
+    from tests.test_ui import coco_detections
+
+    dets = coco_detections(30, 60)
+    state = {"image": torch.zeros(3, 30, 60, dtype=torch.uint8), "dets": dets, "note": ""}
+    state["stem"] = "p"
+    *_, first_state = instance_tab.refilter(state, 0.5, [], True, ["dog 1 · 0.90"], 0.5)
+    _, _, _, overlay, _, *cutouts, again = instance_tab.refilter(
+        first_state, 0.5, [], False, ["dog 1 · 0.90"], 0.8
+    )
+    assert isinstance(overlay, str) and all(v == gr.skip() for v in cutouts)
+    # another pick, or another threshold, changes the cut-outs: they are sent
+    for threshold, picked in ((0.5, ["cat 1 · 0.80"]), (0.85, ["dog 1 · 0.90"])):
+        *_, mask, on_black, cutout, _ = instance_tab.refilter(
+            again, threshold, [], False, picked, 0.8
+        )
+        assert all(isinstance(v, str) for v in (mask, on_black, cutout))

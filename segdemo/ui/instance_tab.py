@@ -167,16 +167,21 @@ def _show(
 ) -> tuple[Any, ...]:
     dets: instance.Detections = state["dets"]
     seg, found, kept = _filtered(dets, threshold, classes)
-    state = {**state, "seg": seg}
     class_filter = gr.update(choices=found, value=kept)
     every = [s.label for s in seg.segments]
     picker, value = picker_update(seg, picked, every if new_image else (picked or []))
+    selected = selected_ids(seg, value)
+    # Same segments, same picks: only alpha or the boxes changed, which the overlay alone shows.
+    sent = (threshold, tuple(kept), tuple(selected))
+    same_cutouts = not new_image and state.get("sent") == sent
+    state = {**state, "seg": seg, "sent": sent}
     values = view_values(
         state["image"],
         seg,
-        selected_ids(seg, value),
+        selected,
         alpha,
         boxes=boxes,
+        overlay_only=same_cutouts,
         stem=state["stem"],
     )
     status = (
