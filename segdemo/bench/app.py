@@ -39,7 +39,7 @@ from segdemo.bench.timing import photo_like, repeats, report, wants
 TABS: dict[str, tuple[tuple[Any, ...], tuple[Any, ...]]] = {
     "semantic": (("resnet50", []), ([],)),
     "instance": (("v2", 800, 0.5, [], False, []), (0.5, [], False, [])),
-    "panoptic": (("facebook/mask2former-swin-tiny-coco-panoptic", 384, []), ([],)),
+    "panoptic": (("facebook/mask2former-swin-tiny-coco-panoptic", 384, 0.5, []), ([],)),
 }
 BASELINE_ENCODING = "PIL default PNG for every output, all re-sent (SEGDEMO_BENCH_ENCODING)"
 #: How long after the page is up the cold first run starts: a user choosing a photo.
