@@ -60,6 +60,8 @@ def probe(path: str | Path) -> VideoInfo:
             fps = stream.average_rate or stream.guessed_rate or FALLBACK_FPS
             seconds = _seconds(container, stream)
             frames = stream.frames or round(seconds * fps)
+            if not frames:  # no length in the header (a browser's WebM recording): count
+                frames, seconds = _counted(container, stream)
             width, height = stream.codec_context.width, stream.codec_context.height
     except av.FFmpegError:
         raise InputError(
@@ -152,6 +154,17 @@ def _seconds(container: Any, stream: Any) -> float:
     if container.duration is not None:
         return container.duration / 1_000_000  # FFmpeg's AV_TIME_BASE: microseconds
     return 0.0
+
+
+def _counted(container: Any, stream: Any) -> tuple[int, float]:
+    """The number of frames and the seconds they span, from the packets (read, not decoded:
+    cheap) when the header does not say."""
+    frames, end = 0, 0.0
+    for packet in container.demux(stream):
+        if packet.size and packet.pts is not None and packet.time_base is not None:
+            frames += 1
+            end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+    return frames, end
 
 
 def _output_size(width: int, height: int) -> tuple[int, int]:

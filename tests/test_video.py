@@ -3,6 +3,7 @@ Live tab's video handler."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -45,6 +46,42 @@ def write_clip(
             output.mux(stream.encode(frame))
         output.mux(stream.encode(None))
     return pictures
+
+
+def write_streamed_webm(path: Path, frames: int, fps: int = 10) -> None:
+    """A VP9 WebM written as a browser records one, to a stream it cannot seek back in: its
+    header then says nothing of its length."""
+
+    class Unseekable(io.RawIOBase):
+        def __init__(self) -> None:
+            self.file = open(path, "wb")  # noqa: SIM115 - closed by close()
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            return self.file.write(data)
+
+        def close(self) -> None:
+            self.file.close()
+            super().close()
+
+    with av.open(Unseekable(), "w", format="webm") as output:
+        stream = output.add_stream("libvpx-vp9", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i, np.uint8), format="rgb24")
+            frame.pts = i
+            output.mux(stream.encode(frame))
+        output.mux(stream.encode(None))
+
+
+def test_a_clip_without_its_length_in_the_header_is_counted(tmp_path: Path) -> None:
+    write_streamed_webm(tmp_path / "recorded.webm", frames=12)
+    with av.open(str(tmp_path / "recorded.webm")) as container:
+        assert container.duration is None and not container.streams.video[0].frames
+    info = video.probe(tmp_path / "recorded.webm")
+    assert (info.frames, info.seconds, info.fps) == (12, 1.2, 10)
 
 
 def read_clip(path: Path) -> tuple[np.ndarray, Fraction]:
@@ -114,9 +151,17 @@ def no_video_track(path: Path) -> None:
         (lambda p: p.write_bytes(b""), "overlay", "is not a video"),
         (no_video_track, "overlay", "has no video track"),
         (lambda p: write_clip(p, frames=25, fps=1), "overlay", "25.0 s long; the limit is 20 s"),
+        (lambda p: write_streamed_webm(p, frames=250), "overlay", "25.0 s long; the limit"),
         (lambda p: write_clip(p, frames=2), "transparent", "An MP4 has no transparency"),
     ],
-    ids=["text", "empty", "sound only", "too long", "transparent"],
+    ids=[
+        "text",
+        "empty",
+        "sound only",
+        "too long",
+        "too long, length not in header",
+        "transparent",
+    ],
 )
 def test_an_unusable_clip_is_refused_in_one_sentence(
     tmp_path: Path, make, mode: str, message: str

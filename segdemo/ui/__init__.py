@@ -15,6 +15,7 @@ from segdemo.ui import (
     semantic_tab,
 )
 from segdemo.ui.errors import Blocks
+from segdemo.ui.inputs import MAX_UPLOAD_MB
 from segdemo.ui.mcp_tools import answer_every_output
 from segdemo.ui.view import PAGE_JS, VIEW_CSS
 from segdemo.weights import weights_mode
@@ -53,7 +54,7 @@ def mcp_wanted() -> bool:
 LAUNCH_OPTIONS: dict[str, object] = {
     "css": CSS,
     "js": PAGE_JS,
-    "max_file_size": "25mb",
+    "max_file_size": f"{MAX_UPLOAD_MB}mb",
     "footer_links": ["api", "gradio"],
     "show_error": False,
     **({"mcp_server": True} if mcp_wanted() else {}),

@@ -37,6 +37,8 @@ from segdemo.images import InputError
 from segdemo.ui.errors import refusal
 
 T = TypeVar("T")
+#: The largest upload the app takes (Gradio refuses bigger ones before any of our code runs).
+MAX_UPLOAD_MB = 25
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent.parent / "assets" / "examples"
 PHOTO_EXAMPLES = [
     [str(EXAMPLES_DIR / name)] for name in ("chelsea.png", "astronaut.jpg", "rocket.jpg")

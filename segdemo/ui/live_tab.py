@@ -21,6 +21,7 @@ import torch
 from segdemo import live, semantic, video
 from segdemo.ui.encoding import output_folder
 from segdemo.ui.errors import refusal, user_errors
+from segdemo.ui.inputs import MAX_UPLOAD_MB
 from segdemo.ui.model_tab import progress_callback
 from segdemo.ui.photos import photo_stem
 from segdemo.ui.session import session_state
@@ -170,9 +171,10 @@ def build() -> None:
             legend = gr.HTML()
     with gr.Accordion("A video file instead of the webcam", open=False):
         gr.Markdown(
-            f"An MP4, WebM or MOV clip of at most {video.MAX_SECONDS} s and {video.MAX_FRAMES} "
-            f"frames, 25 MB: every frame painted with the settings above (frames wider than "
-            f"{video.MAX_SIDE} px are scaled down; the sound is dropped), as an H.264 MP4. "
+            f"An MP4, WebM or MOV clip of at most {video.MAX_SECONDS} s, {video.MAX_FRAMES} "
+            f"frames and {MAX_UPLOAD_MB} MB: every frame painted with the settings above (frames "
+            f"wider than {video.MAX_SIDE} px are scaled down; the sound is dropped), as an H.264 "
+            "MP4. "
             "An MP4 has no transparency: the transparent mode is for the webcam only."
         )
         with gr.Row():

@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -16,7 +17,7 @@ import torch
 from segdemo.exports import slug
 from segdemo.render import LegendEntry, render
 from segdemo.result import Segmentation
-from segdemo.ui.encoding import baseline, mask_file, png_file, preview_file
+from segdemo.ui.encoding import baseline, mask_file, png_file, preview_file, written
 
 
 @dataclass
@@ -116,16 +117,16 @@ def view_values(
     """
     shown = render(image, seg, selected, alpha, boxes=boxes, highlight=True)
     name = file_stem(stem, seg, selected)
-    if overlay_only and not baseline():
-        cutouts: tuple[Any, ...] = (gr.skip(), gr.skip(), gr.skip())
-    else:
-        cutouts = (
-            mask_file(shown.mask, f"{name}-mask"),
-            png_file(shown.on_black, f"{name}-cutout-on-black"),
-            png_file(shown.cutout, f"{name}-cutout"),
-        )
+    jobs = [partial(preview_file, shown.overlay, f"{name}-overlay")]
+    if not (overlay_only and not baseline()):
+        jobs += [
+            partial(mask_file, shown.mask, f"{name}-mask"),
+            partial(png_file, shown.on_black, f"{name}-cutout-on-black"),
+            partial(png_file, shown.cutout, f"{name}-cutout"),
+        ]
+    overlay, *cutouts = written(jobs)
     legend = legend_html(shown.legend, hover=hover_data(seg))
-    return (preview_file(shown.overlay, f"{name}-overlay"), legend, *cutouts)
+    return (overlay, legend, *(cutouts or (gr.skip(), gr.skip(), gr.skip())))
 
 
 #: Above this many rows the legend names each category once ("wine glass × 93").
