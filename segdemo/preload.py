@@ -34,7 +34,16 @@ def default_loaders() -> list[tuple[str, Callable[[], object]]]:
     ]
 
 
+#: The loading thread's nice value: it yields the cores to the user's own runs (Linux keeps a
+#: nice value per thread, and the threads torch starts from this one inherit it).
+PRELOAD_NICE = 19
+
+
 def _load_all(loaders: list[tuple[str, Callable[[], object]]]) -> None:
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PRELOAD_NICE)
+    except (AttributeError, OSError):  # not Linux, or not allowed: load at normal priority
+        log.info("the preload thread keeps its normal priority")
     for task, load in loaders:
         try:
             load()

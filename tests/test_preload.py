@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -69,3 +70,21 @@ def test_a_run_arriving_during_the_preload_waits_for_the_same_build(monkeypatch)
     for run in [thread, *runs]:
         run.join(timeout=10)
     assert builds == ["a"] and len({id(a) for a in answers}) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="thread priorities are Linux's")
+def test_the_preload_yields_the_cores_to_the_users_runs(monkeypatch) -> None:
+    seen: dict[str, int] = {}
+
+    def load() -> None:
+        me = threading.get_native_id()
+        seen["preload"] = os.getpriority(os.PRIO_PROCESS, me)
+
+    monkeypatch.setattr(preload, "default_loaders", lambda: [("semantic", load)])
+    monkeypatch.delenv(preload.PRELOAD_ENV, raising=False)
+    main = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    thread = preload.start_preloading()
+    assert thread is not None
+    thread.join(timeout=30)
+    assert seen["preload"] == preload.PRELOAD_NICE >= main
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main  # only that thread
