@@ -9,7 +9,7 @@ import re
 import threading
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -611,20 +611,25 @@ def test_the_instance_download_applies_the_filters_and_the_picks() -> None:
     assert np.array_equal(image_of(files["street.cutout.png"])[..., 3] > 0, picked)
 
 
-def test_the_panoptic_tab_shows_and_downloads_real_segments(monkeypatch) -> None:
-    """The tiny random Mask2Former on a shipped photo: real things and stuff, end to end."""
+@pytest.fixture
+def tiny_panoptic(monkeypatch) -> Iterator[None]:
+    """The tiny random Mask2Former (its head made decisive: real segments), a fresh cache."""
     from segdemo import panoptic
 
     monkeypatch.setenv("SEGDEMO_WEIGHTS", "random")
     monkeypatch.setenv("SEGDEMO_PANOPTIC_ARCH", "tiny")
     monkeypatch.setattr(session, "RESULTS", ResultCache(capacity=8))
     panoptic.unload()
-    try:
-        status, rows, _, overlay, legend, mask, _, cutout, state = panoptic_tab.segment_panoptic(
-            PHOTO, COCO_TINY, 384, 0.5, [], 0.5
-        )
-    finally:
-        panoptic.unload()
+    yield
+    panoptic.unload()
+
+
+@pytest.mark.usefixtures("tiny_panoptic")
+def test_the_panoptic_tab_shows_and_downloads_real_segments() -> None:
+    """The tiny random Mask2Former on a shipped photo: real things and stuff, end to end."""
+    status, rows, _, overlay, legend, mask, _, cutout, state = panoptic_tab.segment_panoptic(
+        PHOTO, COCO_TINY, 384, 0.5, [], 0.5
+    )
     seg = state["seg"]
     assert len(seg) >= 3 and f"{len(seg)} segments" in status
     assert_varied(seg.ids, "the panoptic id map")
@@ -829,22 +834,12 @@ def test_an_empty_result_says_why() -> None:
     assert ": 0 segments (none scored above 0.8)" in view.status_line(seg)
 
 
-def test_the_panoptic_threshold_decides_which_segments_there_are(monkeypatch) -> None:
-    from segdemo import panoptic
-
-    monkeypatch.setenv("SEGDEMO_WEIGHTS", "random")
-    monkeypatch.setenv("SEGDEMO_PANOPTIC_ARCH", "tiny")
-    monkeypatch.setattr(session, "RESULTS", ResultCache(capacity=8))
-    panoptic.unload()
-    try:
-        counts = {}
-        for threshold in (0.3, 0.9, 1.0):
-            status, *_, state = panoptic_tab.segment_panoptic(
-                PHOTO, COCO_TINY, 384, threshold, [], 0.5
-            )
-            counts[threshold] = len(state["seg"])
-    finally:
-        panoptic.unload()
+@pytest.mark.usefixtures("tiny_panoptic")
+def test_the_panoptic_threshold_decides_which_segments_there_are() -> None:
+    counts = {}
+    for threshold in (0.3, 0.9, 1.0):
+        status, *_, state = panoptic_tab.segment_panoptic(PHOTO, COCO_TINY, 384, threshold, [], 0.5)
+        counts[threshold] = len(state["seg"])
     assert counts[0.3] > counts[0.9] > 0
     assert counts[1.0] == 0 and ": 0 segments (none scored above 1)" in status
 
