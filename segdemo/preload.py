@@ -1,4 +1,9 @@
-"""Warm start: the default models start loading in a background thread once the page is up.
+"""Warm start: default models load in a background thread, before the user's first run.
+
+Once the page is up, the Semantic tab's default model loads (the first model tab a user meets);
+each other model tab's default loads when that tab is opened (:func:`preload_task`, wired to the
+tab's select event; Compare warms all three). Loading everything at once was measured to slow
+the first run on a small CPU: the other builds compete with it for the cores and the GIL.
 
 A user's first run then finds its model built, or waits for the build under way: the model
 families build each model once under a lock (:class:`segdemo.models.ModelFamily`), so a run that
@@ -51,12 +56,29 @@ def _load_all(loaders: list[tuple[str, Callable[[], object]]]) -> None:
             log.warning("the default %s model was not preloaded: %s", task, error)
 
 
-def start_preloading() -> threading.Thread | None:
-    """Start loading the default models in a daemon thread (None when SEGDEMO_PRELOAD=0)."""
+#: What loads once the page is up: the first model tab's default.
+AT_START = ("semantic",)
+_STARTED: set[str] = set()
+_STARTED_LOCK = threading.Lock()
+
+
+def preload_task(task: str) -> threading.Thread | None:
+    """Start loading ``task``'s default model in a daemon thread, once per process; None when
+    SEGDEMO_PRELOAD=0 or when it was started before."""
     if not preload_wanted():
         return None
+    with _STARTED_LOCK:
+        if task in _STARTED:
+            return None
+        _STARTED.add(task)
+    loaders = [(name, load) for name, load in default_loaders() if name == task]
     thread = threading.Thread(
-        target=_load_all, args=(default_loaders(),), name="segdemo-preload", daemon=True
+        target=_load_all, args=(loaders,), name=f"segdemo-preload-{task}", daemon=True
     )
     thread.start()
     return thread
+
+
+def start_preloading() -> list[threading.Thread]:
+    """Start loading the :data:`AT_START` defaults (nothing when SEGDEMO_PRELOAD=0)."""
+    return [thread for task in AT_START if (thread := preload_task(task)) is not None]

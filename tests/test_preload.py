@@ -7,6 +7,7 @@ import os
 import threading
 import time
 
+import gradio as gr
 import pytest
 import torch
 
@@ -26,10 +27,49 @@ def test_preload_is_on_unless_turned_off(value, wanted, monkeypatch) -> None:
     assert preload.preload_wanted() is wanted
 
 
+@pytest.fixture(autouse=True)
+def nothing_started(monkeypatch) -> None:
+    monkeypatch.setattr(preload, "_STARTED", set())
+
+
 def test_turned_off_it_starts_nothing(monkeypatch) -> None:
     monkeypatch.setenv(preload.PRELOAD_ENV, "0")
     monkeypatch.setattr(preload, "default_loaders", lambda: pytest.fail("a loader was built"))
-    assert preload.start_preloading() is None
+    assert preload.start_preloading() == [] and preload.preload_task("instance") is None
+
+
+def test_at_start_only_the_first_model_tab_loads_and_each_task_loads_once(monkeypatch) -> None:
+    loaded: list[str] = []
+    monkeypatch.delenv(preload.PRELOAD_ENV, raising=False)
+    monkeypatch.setattr(
+        preload,
+        "default_loaders",
+        lambda: [(t, lambda t=t: loaded.append(t)) for t in ("semantic", "instance", "panoptic")],
+    )
+    for thread in preload.start_preloading():
+        thread.join(timeout=30)
+    assert loaded == ["semantic"]
+    thread = preload.preload_task("instance")
+    assert thread is not None
+    thread.join(timeout=30)
+    assert preload.preload_task("instance") is None and preload.preload_task("semantic") is None
+    assert loaded == ["semantic", "instance"]
+
+
+def test_opening_a_model_tab_warms_its_model(monkeypatch) -> None:
+    from segdemo import ui
+
+    warmed: list[str] = []
+    monkeypatch.setattr(ui, "preload_task", warmed.append)
+    demo = ui.build_demo()
+    selects = [
+        fn
+        for fn in demo.fns.values()
+        if any(isinstance(demo.blocks.get(block), gr.Tab) for block, _ in fn.targets)
+    ]
+    for fn in selects:
+        fn.fn()
+    assert sorted(warmed) == sorted(["semantic", "instance", "panoptic"] * 2)
 
 
 def test_every_task_has_a_default_loader() -> None:
@@ -60,7 +100,7 @@ def test_a_run_arriving_during_the_preload_waits_for_the_same_build(monkeypatch)
     family = ModelFamily("fake", {"a": "a"}, "a", slow_build)
     monkeypatch.setenv(preload.PRELOAD_ENV, "1")
     monkeypatch.setattr(preload, "default_loaders", lambda: [("fake", family.load)])
-    thread = preload.start_preloading()
+    thread = preload.preload_task("fake")
     assert thread is not None
     time.sleep(0.05)  # the preload's build is under way
     answers: list[object] = []
@@ -83,8 +123,7 @@ def test_the_preload_yields_the_cores_to_the_users_runs(monkeypatch) -> None:
     monkeypatch.setattr(preload, "default_loaders", lambda: [("semantic", load)])
     monkeypatch.delenv(preload.PRELOAD_ENV, raising=False)
     main = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    thread = preload.start_preloading()
-    assert thread is not None
+    (thread,) = preload.start_preloading()
     thread.join(timeout=30)
     assert seen["preload"] == preload.PRELOAD_NICE >= main
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main  # only that thread

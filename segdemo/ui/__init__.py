@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 
 import gradio as gr
 
+from segdemo.preload import preload_task
 from segdemo.ui import (
     compare_tab,
     groundtruth_tab,
@@ -67,6 +69,12 @@ def banner() -> None:
         gr.Markdown(UNTRAINED_BANNER, elem_classes=["untrained-banner"])
 
 
+def warm_up(tasks: list[str]) -> None:
+    """Start loading the default models of ``tasks`` in the background (once each)."""
+    for task in tasks:
+        preload_task(task)
+
+
 def build_demo() -> gr.Blocks:
     """The whole app, with its queue configured; ``launch`` it or mount it."""
     with Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
@@ -75,16 +83,29 @@ def build_demo() -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Ground truth", id="groundtruth"):
                 groundtruth_tab.build()
-            with gr.Tab("Semantic", id="semantic"):
+            with gr.Tab("Semantic", id="semantic") as semantic_page:
                 semantic_tab.build()
-            with gr.Tab("Instance", id="instance"):
+            with gr.Tab("Instance", id="instance") as instance_page:
                 instance_tab.build()
-            with gr.Tab("Panoptic", id="panoptic"):
+            with gr.Tab("Panoptic", id="panoptic") as panoptic_page:
                 panoptic_tab.build()
-            with gr.Tab("Compare", id="compare"):
+            with gr.Tab("Compare", id="compare") as compare_page:
                 compare_tab.build()
             with gr.Tab("Live", id="live"):
                 live_tab.build()
+        # Opening a model tab starts loading its default model (see segdemo.preload).
+        for page, tasks in (
+            (semantic_page, ["semantic"]),
+            (instance_page, ["instance"]),
+            (panoptic_page, ["panoptic"]),
+            (compare_page, ["semantic", "instance", "panoptic"]),
+        ):
+            page.select(
+                partial(warm_up, tasks),
+                api_visibility="private",
+                queue=False,
+                show_progress="hidden",
+            )
     # One model job at a time per process (the models share one CPU/GPU); a bounded queue.
     demo.queue(max_size=32, default_concurrency_limit=1)
     answer_every_output()  # for the MCP server, when it is served
