@@ -34,11 +34,8 @@ def test_the_mask_and_cut_outs_are_exact_and_the_overlay_a_full_size_jpeg(state)
     assert Image.open(mask).mode == "1"
     assert np.array_equal(np.array(Image.open(mask)), expected.mask.numpy())
     assert np.array_equal(np.array(Image.open(cutout)), expected.cutout.permute(1, 2, 0).numpy())
-    # the page shows the cut-out's file on black: its colour channels are exactly photo × mask
-    assert on_black == cutout
     assert np.array_equal(
-        np.array(Image.open(on_black).convert("RGB")),
-        masks.on_black(image, expected.mask).permute(1, 2, 0),
+        np.array(Image.open(on_black)), masks.on_black(image, expected.mask).permute(1, 2, 0)
     )
     # lossy, but close to the rendered overlay
     error = np.abs(

@@ -46,7 +46,6 @@ VIEW_CSS = """
 .segdemo-checkerboard img { background: repeating-conic-gradient(#d6d6d6 0 25%, #fff 0 50%)
                                         0 0 / 16px 16px; }
 .segdemo-outlined img { outline: 1px solid #8888; }
-.segdemo-on-black img { background: #000; }
 .segdemo-scroll { max-height: 8em; overflow-y: auto; }
 .segdemo-status { padding-right: 6em; }
 .segdemo-short { max-height: 7em; overflow-y: auto; }
@@ -84,7 +83,7 @@ def result_view(overlay_label: str) -> ResultView:
             label="Cut-out on black",
             format="png",
             interactive=False,
-            elem_classes=["segdemo-outlined", "segdemo-on-black"],
+            elem_classes=["segdemo-outlined"],
         )
         cutout = gr.Image(
             label="Cut-out (transparent PNG — use ⬇ to download)",
@@ -119,26 +118,15 @@ def view_values(
     shown = render(image, seg, selected, alpha, boxes=boxes, highlight=True)
     name = file_stem(stem, seg, selected)
     jobs = [partial(preview_file, shown.overlay, f"{name}-overlay")]
-    if baseline():
+    if not (overlay_only and not baseline()):
         jobs += [
             partial(mask_file, shown.mask, f"{name}-mask"),
             partial(png_file, shown.on_black, f"{name}-cutout-on-black"),
             partial(png_file, shown.cutout, f"{name}-cutout"),
         ]
-    elif not overlay_only:
-        jobs += [
-            partial(mask_file, shown.mask, f"{name}-mask"),
-            partial(png_file, shown.cutout, f"{name}-cutout"),
-        ]
-    overlay, *files = written(jobs)
-    if len(files) == 2:
-        # The cut-out's colour channels are the photo times the mask, exactly the cut-out on
-        # black; the page shows that same file on a black background (VIEW_CSS): one file
-        # encoded and sent instead of two.
-        mask, cutout = files
-        files = [mask, cutout, cutout]
+    overlay, *cutouts = written(jobs)
     legend = legend_html(shown.legend, hover=hover_data(seg))
-    return (overlay, legend, *(files or (gr.skip(), gr.skip(), gr.skip())))
+    return (overlay, legend, *(cutouts or (gr.skip(), gr.skip(), gr.skip())))
 
 
 #: Above this many rows the legend names each category once ("wine glass × 93").
