@@ -33,7 +33,8 @@ torchvision.__version__, transformers.__version__, torch.cuda.get_device_name(0)
   timeout 170 python3 -m pytest -q -p no:cacheprovider -rfEs -k cuda --timeout 120 \
     --junitxml="$OUT/cuda-tests.xml" tests/test_masks.py tests/test_images.py \
     tests/test_semantic.py tests/test_instance.py tests/test_panoptic.py tests/test_live.py \
-    tests/test_bench.py > "$OUT/cuda-tests.log" 2>&1
+    tests/test_bench.py tests/test_evaluate.py tests/test_groundtruth.py \
+    > "$OUT/cuda-tests.log" 2>&1
   echo "pytest rc=$?" >> "$OUT/cuda-tests.log"
   bench() {  # a time limit in seconds, then the bench's arguments
     local limit=$1; shift
