@@ -32,8 +32,7 @@ import torch
 from PIL import Image
 
 from segdemo import masks
-from segdemo.images import label_image, rgb_image
-from segdemo.images import png_bytes as encode_png
+from segdemo.images import label_image, png_bytes, rgb_image
 from segdemo.result import Segmentation
 
 #: Segment ids a COCO panoptic PNG can hold (three 8-bit channels).
@@ -60,11 +59,6 @@ class PhotoEntry:
 def slug(label: str, default: str = "segment") -> str:
     """A file-name-safe form of ``label``: ASCII letters, digits and "_", at most 40 characters."""
     return re.sub(r"[^A-Za-z0-9]+", "_", label).strip("_")[:40] or default
-
-
-def png_bytes(image: Image.Image) -> bytes:
-    """``image`` as PNG bytes at compression level 1: fast, and masks still compress well."""
-    return encode_png(image, compress_level=1)
 
 
 def _category_lut(seg: Segmentation) -> torch.Tensor:

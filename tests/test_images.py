@@ -5,6 +5,7 @@ Every fixture file is built in tmp_path at test time; expected pixels are writte
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import struct
@@ -845,6 +846,73 @@ def test_save_png_round_trips_exactly(tmp_path: Path, channels: int | None, mode
         stored = np.asarray(im)
     expected = image.numpy() if image.ndim == 2 else image.permute(1, 2, 0).numpy()
     assert np.array_equal(stored, expected.squeeze(-1) if channels == 1 else expected)
+
+
+def _pil_image(mode: str, height: int, width: int, seed: int) -> Image.Image:
+    """A random ``mode`` image (for "P": a random palette and a transparent index)."""
+    rng = np.random.default_rng(seed)
+    channels = {"LA": 2, "RGB": 3, "RGBA": 4}.get(mode)
+    if mode == "1":
+        return Image.fromarray(rng.random((height, width)) < 0.5)
+    if mode == "I;16":
+        values = rng.integers(0, 65536, (height, width), dtype=np.uint16)
+        return Image.fromarray(values)
+    shape = (height, width) if channels is None else (height, width, channels)
+    image = Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode=mode)
+    if mode == "P":
+        image.putpalette(rng.integers(0, 256, 768, dtype=np.uint8).tolist())
+        image.info["transparency"] = 7
+    return image
+
+
+@pytest.mark.parametrize("mode", sorted(images.encode.PNG_MODES))
+@pytest.mark.parametrize(("height", "width"), [(1, 1), (3, 17), (40, 9), (64, 130)])
+def test_png_bytes_round_trips_every_mode_exactly(mode: str, height: int, width: int) -> None:
+    image = _pil_image(mode, height, width, seed=height * width)
+    data = images.png_bytes(image)
+    with Image.open(io.BytesIO(data)) as check:
+        check.verify()  # chunk CRCs and structure
+    with Image.open(io.BytesIO(data)) as back:
+        assert back.format == "PNG" and back.mode == image.mode and back.size == image.size
+        assert np.array_equal(np.asarray(back), np.asarray(image))
+        if mode == "P":
+            assert back.getpalette() == image.getpalette()
+            assert back.info["transparency"] == 7
+
+
+@pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_png_bytes_agrees_with_libpng(channels: int) -> None:
+    """A second decoder, libpng (torchvision's), reads the same pixels as PIL does."""
+    from torchvision.io import decode_png
+
+    image = torch.randint(
+        0, 256, (channels, 37, 53), dtype=torch.uint8, generator=torch.Generator().manual_seed(3)
+    )
+    data = images.png_bytes(images.rgb_image(image))
+    assert torch.equal(decode_png(torch.frombuffer(bytearray(data), dtype=torch.uint8)), image)
+
+
+def test_png_bytes_splits_a_long_stream_into_idat_chunks(monkeypatch) -> None:
+    monkeypatch.setattr(images.encode, "_IDAT_BYTES", 100)
+    image = _pil_image("RGB", 30, 40, seed=1)
+    data = images.png_bytes(image)
+    assert data.count(b"IDAT") > 10
+    with Image.open(io.BytesIO(data)) as back:
+        assert np.array_equal(np.asarray(back), np.asarray(image))
+
+
+@pytest.mark.parametrize(
+    ("image", "match"),
+    [
+        (Image.new("F", (2, 2)), "mode 'F'"),
+        (Image.new("CMYK", (2, 2)), "mode 'CMYK'"),
+        (Image.new("RGB", (0, 3)), "at least one pixel"),
+    ],
+)
+def test_png_bytes_refuses_what_it_cannot_write(image: Image.Image, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        images.png_bytes(image)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,12 @@
 
 Each function brings the pixels to the CPU once. PNG files are written atomically (a temporary
 file next to the target, renamed into place), so a reader never sees half a file.
+
+Every PNG the demo writes comes from :func:`png_bytes`, its own small PNG writer: each row
+"Up"-filtered (its difference with the row above, one numpy subtraction) and the whole
+deflated by ISA-L (``isal``) at level 1. At 1080p that is ~10–20 ms for an RGB(A) cut-out where
+PIL's encoder takes ~100–200 ms at its level 1 (and ~0.8 s at its default), for files of
+about the same size; ISA-L releases the GIL, so files written side by side use every core.
 """
 
 from __future__ import annotations
@@ -10,10 +16,12 @@ import base64
 import io
 import os
 import secrets
+import struct
 from pathlib import Path
 
 import numpy as np
 import torch
+from isal import isal_zlib
 from PIL import Image
 
 __all__ = [
@@ -59,12 +67,12 @@ def jpeg_bytes(image: torch.Tensor, *, quality: int = 90) -> bytes:
     return _jpeg(Image.fromarray(to_numpy_hwc(image)), quality)
 
 
-def mask_png_bytes(mask: torch.Tensor, *, compress_level: int = 6) -> bytes:
+def mask_png_bytes(mask: torch.Tensor) -> bytes:
     """A bool [H, W] mask (any device) as an exact 1-bit black-and-white PNG."""
     if mask.dtype != torch.bool or mask.ndim != 2:
         raise ValueError(f"expected a bool [H, W] mask, got {mask.dtype} {tuple(mask.shape)}")
     # A bool array makes a mode "1" image directly (convert("1") would dither).
-    return png_bytes(Image.fromarray(mask.detach().cpu().numpy()), compress_level=compress_level)
+    return png_bytes(Image.fromarray(mask.detach().cpu().numpy()))
 
 
 def _jpeg(image: Image.Image, quality: int) -> bytes:
@@ -73,11 +81,72 @@ def _jpeg(image: Image.Image, quality: int) -> bytes:
     return buffer.getvalue()
 
 
-def png_bytes(image: Image.Image, *, compress_level: int = 6) -> bytes:
-    """``image`` as PNG bytes (lossless; ``compress_level`` 0–9 trades size for speed)."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=compress_level)
-    return buffer.getvalue()
+#: PIL mode → (PNG colour type, bit depth) for the modes :func:`png_bytes` writes.
+PNG_MODES = {
+    "1": (0, 1),
+    "L": (0, 8),
+    "LA": (4, 8),
+    "RGB": (2, 8),
+    "RGBA": (6, 8),
+    "I;16": (0, 16),
+    "P": (3, 8),
+}
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_UP_FILTER = 2
+#: The most bytes one IDAT chunk holds (the format allows 2**31 - 1; smaller is as valid).
+_IDAT_BYTES = 1 << 24
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """``image`` as PNG bytes, lossless, fast (see the module docstring).
+
+    Modes (:data:`PNG_MODES`): "1" (1 bit a pixel), "L", "LA", "RGB", "RGBA", "I;16" (16-bit
+    grey) and "P" (its palette and a single transparent index, if any, are kept). Other modes,
+    and an image without pixels, raise ValueError.
+    """
+    if image.mode not in PNG_MODES:
+        raise ValueError(f"cannot write a mode {image.mode!r} image as PNG; convert it first")
+    if image.width == 0 or image.height == 0:
+        raise ValueError(f"a PNG needs at least one pixel, got {image.width}×{image.height}")
+    color_type, depth = PNG_MODES[image.mode]
+    pixels = np.asarray(image)
+    if depth == 1:
+        rows = np.packbits(pixels, axis=1)
+    elif depth == 16:
+        rows = pixels.astype(">u2").view(np.uint8)
+    else:
+        rows = pixels.reshape(image.height, -1)
+    filtered = np.empty((rows.shape[0], rows.shape[1] + 1), np.uint8)
+    filtered[:, 0] = _UP_FILTER
+    filtered[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])
+    data = isal_zlib.compress(filtered, 1)
+    header = struct.pack(">IIBBBBB", image.width, image.height, depth, color_type, 0, 0, 0)
+    chunks = [_png_chunk(b"IHDR", header)]
+    if image.mode == "P":
+        chunks += _palette_chunks(image)
+    chunks += [
+        _png_chunk(b"IDAT", data[start : start + _IDAT_BYTES])
+        for start in range(0, len(data), _IDAT_BYTES)
+    ]
+    return b"".join([_PNG_SIGNATURE, *chunks, _png_chunk(b"IEND", b"")])
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    crc = isal_zlib.crc32(data, isal_zlib.crc32(kind))
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def _palette_chunks(image: Image.Image) -> list[bytes]:
+    """PLTE (and tRNS for a transparent index) of a mode "P" image."""
+    palette = bytes(image.getpalette() or [])
+    chunks = [_png_chunk(b"PLTE", palette)]
+    transparent = image.info.get("transparency")
+    if isinstance(transparent, int):
+        chunks.append(_png_chunk(b"tRNS", bytes([255] * transparent + [0])))
+    elif isinstance(transparent, bytes):
+        chunks.append(_png_chunk(b"tRNS", transparent))
+    return chunks
 
 
 def write_atomically(path: str | os.PathLike, data: bytes) -> Path:
@@ -126,13 +195,12 @@ def label_image(ids: torch.Tensor) -> Image.Image:
     return Image.fromarray(ids.to(torch.int32).cpu().numpy().astype(np.uint16))
 
 
-def save_png(image: torch.Tensor, path: str | os.PathLike, *, compress_level: int = 6) -> Path:
-    """Write uint8 [1|2|3|4, H, W] or [H, W] as PNG (see :func:`rgb_image`).
+def save_png(image: torch.Tensor, path: str | os.PathLike) -> Path:
+    """Write uint8 [1|2|3|4, H, W] or [H, W] as PNG (see :func:`rgb_image`, :func:`png_bytes`).
 
-    Parent folders are created; the file appears atomically. ``compress_level`` 0–9 trades size
-    for speed (lower writes faster, higher writes smaller).
+    Parent folders are created; the file appears atomically.
     """
-    return write_atomically(path, png_bytes(rgb_image(image), compress_level=compress_level))
+    return write_atomically(path, png_bytes(rgb_image(image)))
 
 
 def save_label_png(ids: torch.Tensor, path: str | os.PathLike) -> Path:

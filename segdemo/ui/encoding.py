@@ -6,8 +6,8 @@ Encoding is most of what a user waits for once a result is cached (PIL's default
 - the overlay is a picture to look at: JPEG (q90) at full resolution, ~10 ms at 1080p; the
   exact results are in the tab's ZIP download (``/<tab>_download``);
 - the binary mask is exact: a 1-bit PNG, 1/24 of an RGB image's bytes to compress;
-- the cut-outs are exact (the transparent one is what its ⬇ button downloads): PNG at
-  compress level 1, several times faster to write than PIL's default level 6.
+- the cut-outs are exact (the transparent one is what its ⬇ button downloads): PNGs from the
+  project's fast writer (:func:`segdemo.images.png_bytes`), ~10–20 ms at 1080p.
 
 Every file is written into Gradio's upload folder and handed over as a path, so Gradio serves
 it as it is (no second encode, no copy). SEGDEMO_BENCH_ENCODING=baseline brings back the old
@@ -17,6 +17,7 @@ the bench's baselines only.
 
 from __future__ import annotations
 
+import io
 import os
 import uuid
 from collections.abc import Callable, Sequence
@@ -32,11 +33,6 @@ from segdemo.images import jpeg_bytes, mask_png_bytes, png_bytes, rgb_image, wri
 #: GRADIO_TEMP_DIR), so Gradio serves them as they are and its ``delete_cache`` schedule
 #: removes them with its own files.
 OUTPUT_DIR = Path(gr.utils.get_upload_folder()) / "segdemo"
-#: PNG compression for the exact outputs: lossless like any level, and several times faster
-#: to write than PIL's default (6) on photos, at a somewhat larger file.
-PNG_LEVEL = 1
-#: PNG compression of the bench's baseline: PIL's default, what the page was sent before.
-BASELINE_PNG_LEVEL = 6
 JPEG_QUALITY = 90
 BASELINE_ENV = "SEGDEMO_BENCH_ENCODING"
 
@@ -76,8 +72,16 @@ def output_file(data: bytes, name: str) -> str:
 
 def png_file(image: torch.Tensor, name: str) -> str:
     """Write uint8 [C, H, W] or [H, W] (any device) as a lossless PNG of its own; its path."""
-    level = BASELINE_PNG_LEVEL if baseline() else PNG_LEVEL
-    return output_file(png_bytes(rgb_image(image), compress_level=level), f"{name}.png")
+    if baseline():
+        return output_file(_baseline_png_bytes(image), f"{name}.png")
+    return output_file(png_bytes(rgb_image(image)), f"{name}.png")
+
+
+def _baseline_png_bytes(image: torch.Tensor) -> bytes:
+    """What the page was sent before (the bench's baseline): PIL's PNG at its default level."""
+    buffer = io.BytesIO()
+    rgb_image(image).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def preview_file(image: torch.Tensor, name: str) -> str:
@@ -91,4 +95,4 @@ def mask_file(mask: torch.Tensor, name: str) -> str:
     """Write a bool [H, W] mask (any device) as an exact black-and-white PNG; its path."""
     if baseline():
         return png_file(mask.to(torch.uint8) * 255, name)
-    return output_file(mask_png_bytes(mask, compress_level=PNG_LEVEL), f"{name}.png")
+    return output_file(mask_png_bytes(mask), f"{name}.png")
