@@ -32,7 +32,7 @@ import torch
 from PIL import Image
 
 from segdemo import masks
-from segdemo.images import label_image, png_bytes, rgb_image
+from segdemo.images import label_image, png_bytes
 from segdemo.result import Segmentation
 
 #: Segment ids a COCO panoptic PNG can hold (three 8-bit channels).
@@ -332,7 +332,7 @@ def result_zip(
     image = image.to(seg.device)
     mask = masks.binarize(seg.ids, list(selected))
     files: dict[str, bytes] = {
-        f"{stem}.overlay.png": png_bytes(rgb_image(overlay)),
+        f"{stem}.overlay.png": png_bytes(overlay),
         f"{stem}.ids.png": png_bytes(label_image(seg.ids)),
         f"{stem}.segments.json": json.dumps(
             {
@@ -343,14 +343,14 @@ def result_zip(
             },
             indent=1,
         ).encode(),
-        f"{stem}.mask.png": png_bytes(rgb_image(mask.to(torch.uint8) * 255)),
-        f"{stem}.cutout.png": png_bytes(rgb_image(masks.cutout(image, mask))),
+        f"{stem}.mask.png": png_bytes(mask.to(torch.uint8) * 255),
+        f"{stem}.cutout.png": png_bytes(masks.cutout(image, mask)),
         **standard_files(seg, stem),
     }
     if cutouts:
         for s in seg.segments:
             cut = masks.cutout(image, masks.binarize(seg.ids, s.id))
-            files[f"{stem}.cutouts/{s.id:03d}-{slug(s.label)}.png"] = png_bytes(rgb_image(cut))
+            files[f"{stem}.cutouts/{s.id:03d}-{slug(s.label)}.png"] = png_bytes(cut)
     files["README.txt"] = _readme(files, stem).encode()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:

@@ -27,3 +27,29 @@ def test_a_status_line_without_times_is_an_error() -> None:
 
 def test_every_model_tab_is_timed() -> None:
     assert set(app.TABS) == {"semantic", "instance", "panoptic"}
+
+
+def test_the_client_setup_clock_counts_httpx_clients_and_puts_httpx_back() -> None:
+    import httpx
+
+    build = httpx.Client.__init__
+    with app._client_setup_ms() as setup:
+        httpx.Client().close()
+        httpx.Client().close()
+    assert httpx.Client.__init__ is build
+    assert len(setup) == 1 and setup[0] > 0
+    with app._client_setup_ms() as nothing:
+        pass
+    assert nothing == [0.0]
+
+
+def test_a_sample_times_the_call_and_keeps_its_answer() -> None:
+    import httpx
+
+    def call() -> str:
+        httpx.Client().close()
+        return "answer"
+
+    sample, answer = app._sample(call)
+    assert answer == "answer"
+    assert 0 < sample.client_setup_ms <= sample.ms

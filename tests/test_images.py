@@ -889,7 +889,7 @@ def test_png_bytes_agrees_with_libpng(channels: int) -> None:
     image = torch.randint(
         0, 256, (channels, 37, 53), dtype=torch.uint8, generator=torch.Generator().manual_seed(3)
     )
-    data = images.png_bytes(images.rgb_image(image))
+    data = images.png_bytes(image)
     assert torch.equal(decode_png(torch.frombuffer(bytearray(data), dtype=torch.uint8)), image)
 
 

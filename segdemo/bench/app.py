@@ -10,7 +10,9 @@ weights, loopback) and gradio_client, at 1080p, per model tab.
   first run, started USER_DELAY_S after the page is up (a user picking a photo), model load
   included;
 - ``browser_rerender_1080p``: headless Chromium on the Semantic tab, from releasing the opacity
-  slider to the new overlay decoded (see :mod:`segdemo.bench.browser`).
+  slider to the new overlay decoded (see :mod:`segdemo.bench.browser`);
+- ``browser_run_overhead_1080p_semantic``: the run overhead as the page feels it, from pressing
+  Segment (the fresh photo already uploaded) to the new overlay decoded, minus the stage times.
 
 Each line's baseline runs in the same bench run on a second server: the old encoding path
 (SEGDEMO_BENCH_ENCODING=baseline: every output a default-level PNG, every output re-sent) for
@@ -26,9 +28,11 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from segdemo.bench import browser
 from segdemo.bench.server import served
@@ -45,6 +49,7 @@ BASELINE_ENCODING = "PIL default PNG for every output, all re-sent (SEGDEMO_BENC
 #: How long after the page is up the cold first run starts: a user choosing a photo.
 USER_DELAY_S = 5.0
 SIZE = (1080, 1920)
+T = TypeVar("T")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -56,8 +61,8 @@ def run(args: argparse.Namespace) -> None:
         tabs = [t for t in TABS if any(wants(args, f"{k}_1080p_{t}") for k in _MODEL_BENCHES)]
         if tabs:
             _model_tabs(args, work, tabs)
-        if wants(args, "browser_rerender_1080p"):
-            _browser_rerender(args, work)
+        if wants(args, "browser_rerender_1080p") or wants(args, "browser_run_overhead"):
+            _browser(args, work)
 
 
 def _cold_start(work: Path) -> None:
@@ -89,7 +94,7 @@ _MODEL_BENCHES = ("roundtrip_cached", "rerender", "run_overhead")
 def _model_tabs(args: argparse.Namespace, work: Path, tabs: list[str]) -> None:
     cached_photo = _photo(work, seed=0)
     fresh = [_photo(work, seed=100 + i) for i in range(repeats(args, slow=True)["repeat"])]
-    samples: dict[str, dict[str, list[float]]] = {}
+    samples: dict[str, dict[str, list[Sample]]] = {}
     model_ms: dict[str, float] = {}
     for variant, env in (("ours", {}), ("baseline", {"SEGDEMO_BENCH_ENCODING": "baseline"})):
         with served(work / f"{variant}.log", SEGDEMO_PRELOAD="0", **env) as url:
@@ -100,36 +105,95 @@ def _model_tabs(args: argparse.Namespace, work: Path, tabs: list[str]) -> None:
     for name, ours_samples in samples["ours"].items():
         if not wants(args, name):
             continue
-        ours = statistics.median(ours_samples)
-        base = statistics.median(samples["baseline"][name])
-        fields: dict[str, Any] = {}
+        ours = statistics.median(s.ms for s in ours_samples)
+        base = statistics.median(s.ms for s in samples["baseline"][name])
+        setup = statistics.median(s.client_setup_ms for s in ours_samples)
+        fields: dict[str, Any] = {"client_setup_ms": round(setup, 1)}
         if name.startswith("run_overhead"):
             model = model_ms[name.rsplit("_", 1)[1]]
-            fields = {"model_ms": round(model, 1), "share_of_model": round(ours / model, 3)}
+            fields |= {
+                "model_ms": round(model, 1),
+                "share_of_model": round(ours / model, 3),
+                "share_without_client_setup": round((ours - setup) / model, 3),
+            }
         report(name, ours, baseline=BASELINE_ENCODING, baseline_ms=base, **fields)
 
 
-def _browser_rerender(args: argparse.Namespace, work: Path) -> None:
+@dataclass(frozen=True)
+class Sample:
+    """One timed API call: its ms (a run's minus its stage times) and the part of it that
+    gradio_client spent building HTTP clients (:func:`_client_setup_ms`)."""
+
+    ms: float
+    client_setup_ms: float
+
+
+@contextmanager
+def _client_setup_ms() -> Iterator[list[float]]:
+    """Time (ms, appended on exit) spent inside ``httpx.Client()`` while in the block.
+
+    gradio_client builds a new httpx client (and with it a TLS context: ~16 ms here) for every
+    request of a call: the upload, the queue join, the result stream and each output file. That
+    is the same for any server, so the app lines report it beside the time, as
+    ``client_setup_ms``.
+    """
+    import httpx
+
+    spent = [0.0]
+    build = httpx.Client.__init__
+
+    def timed_build(self: Any, *args: Any, **kwargs: Any) -> None:
+        start = time.perf_counter()
+        try:
+            build(self, *args, **kwargs)
+        finally:
+            spent[0] += (time.perf_counter() - start) * 1e3
+
+    httpx.Client.__init__ = timed_build
+    total: list[float] = []
+    try:
+        yield total
+    finally:
+        httpx.Client.__init__ = build
+        total.append(spent[0])
+
+
+def _browser(args: argparse.Namespace, work: Path) -> None:
     photo = _photo_file(work, seed=2)
-    medians = {}
+    fresh = [_photo_file(work, seed=200 + i) for i in range(repeats(args, slow=True)["repeat"])]
+    rerender, overhead, model = {}, {}, {}
     for variant, env in (("ours", {}), ("baseline", {"SEGDEMO_BENCH_ENCODING": "baseline"})):
         with served(work / f"browser-{variant}.log", SEGDEMO_PRELOAD="0", **env) as url:
-            medians[variant] = statistics.median(
-                browser.rerender_samples_ms(url, photo, repeats(args)["repeat"])
-            )
-    report(
-        "browser_rerender_1080p",
-        medians["ours"],
-        baseline=BASELINE_ENCODING,
-        baseline_ms=medians["baseline"],
-        tab="semantic",
-    )
+            if wants(args, "browser_rerender_1080p"):
+                samples = browser.rerender_samples_ms(url, photo, repeats(args)["repeat"])
+                rerender[variant] = statistics.median(samples)
+            if wants(args, "browser_run_overhead_1080p_semantic"):
+                runs = browser.run_samples(url, photo, fresh)
+                overhead[variant] = statistics.median(ms - _adapter_ms(s) for ms, s in runs)
+                model[variant] = statistics.median(_adapter_ms(s) for _, s in runs)
+    if rerender:
+        report(
+            "browser_rerender_1080p",
+            rerender["ours"],
+            baseline=BASELINE_ENCODING,
+            baseline_ms=rerender["baseline"],
+            tab="semantic",
+        )
+    if overhead:
+        report(
+            "browser_run_overhead_1080p_semantic",
+            overhead["ours"],
+            baseline=BASELINE_ENCODING,
+            baseline_ms=overhead["baseline"],
+            model_ms=round(model["ours"], 1),
+            share_of_model=round(overhead["ours"] / model["ours"], 3),
+        )
 
 
 def _time_tab(
     args: argparse.Namespace, client: Any, tab: str, cached_photo: Any, fresh: list[Any]
-) -> tuple[dict[str, list[float]], float]:
-    """One tab's samples (ms) by bench name, and the median adapter time of its fresh runs."""
+) -> tuple[dict[str, list[Sample]], float]:
+    """One tab's samples by bench name, and the median adapter time of its fresh runs."""
     cached = partial(_run, client, tab, cached_photo)
     cached()  # loads the model and fills the result cache (untimed)
     alphas = iter([0.3, 0.7] * 10_000)
@@ -140,11 +204,9 @@ def _time_tab(
     }
     overheads, models = [], []
     for photo in fresh:
-        start = time.perf_counter()
-        status = _run(client, tab, photo)[0]
-        total = (time.perf_counter() - start) * 1e3
-        model = _adapter_ms(status)
-        overheads.append(total - model)
+        sample, answer = _sample(partial(_run, client, tab, photo))
+        model = _adapter_ms(answer[0])
+        overheads.append(Sample(sample.ms - model, sample.client_setup_ms))
         models.append(model)
     found[f"run_overhead_1080p_{tab}"] = overheads
     return found, statistics.median(models)
@@ -186,10 +248,19 @@ def _timed(fn: Callable[[], object]) -> float:
     return (time.perf_counter() - start) * 1e3
 
 
-def _samples(fn: Callable[[], object], counts: dict[str, int]) -> list[float]:
+def _sample(fn: Callable[[], T]) -> tuple[Sample, T]:
+    """``fn()`` timed, with its client setup time; and what it returned."""
+    with _client_setup_ms() as setup:
+        start = time.perf_counter()
+        answer = fn()
+        elapsed = (time.perf_counter() - start) * 1e3
+    return Sample(elapsed, setup[0]), answer
+
+
+def _samples(fn: Callable[[], object], counts: dict[str, int]) -> list[Sample]:
     for _ in range(counts["warmup"]):
         fn()
-    return [_timed(fn) for _ in range(counts["repeat"])]
+    return [_sample(fn)[0] for _ in range(counts["repeat"])]
 
 
 def _adapter_ms(status: str) -> float:

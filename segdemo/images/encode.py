@@ -17,6 +17,7 @@ import io
 import os
 import secrets
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -71,8 +72,8 @@ def mask_png_bytes(mask: torch.Tensor) -> bytes:
     """A bool [H, W] mask (any device) as an exact 1-bit black-and-white PNG."""
     if mask.dtype != torch.bool or mask.ndim != 2:
         raise ValueError(f"expected a bool [H, W] mask, got {mask.dtype} {tuple(mask.shape)}")
-    # A bool array makes a mode "1" image directly (convert("1") would dither).
-    return png_bytes(Image.fromarray(mask.detach().cpu().numpy()))
+    height, width = mask.shape
+    return _png(np.packbits(mask.detach().cpu().numpy(), axis=-1), width, height, 1, 0)
 
 
 def _jpeg(image: Image.Image, quality: int) -> bytes:
@@ -97,55 +98,80 @@ _UP_FILTER = 2
 _IDAT_BYTES = 1 << 24
 
 
-def png_bytes(image: Image.Image) -> bytes:
+#: Channels of a uint8 tensor → PNG colour type (grey, grey + alpha, RGB, RGBA).
+_TENSOR_COLOR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}
+
+
+def png_bytes(image: Image.Image | torch.Tensor) -> bytes:
     """``image`` as PNG bytes, lossless, fast (see the module docstring).
 
-    Modes (:data:`PNG_MODES`): "1" (1 bit a pixel), "L", "LA", "RGB", "RGBA", "I;16" (16-bit
-    grey) and "P" (its palette and a single transparent index, if any, are kept). Other modes,
-    and an image without pixels, raise ValueError.
+    ``image``: a uint8 tensor [1|2|3|4, H, W] or [H, W] (any device; grey, grey + alpha, RGB,
+    RGBA, as :func:`rgb_image` reads it), or a PIL image in a mode of :data:`PNG_MODES`: "1"
+    (1 bit a pixel), "L", "LA", "RGB", "RGBA", "I;16" (16-bit grey) or "P" (its palette and
+    transparency are kept). Other modes, dtypes and shapes, and an image without pixels, raise
+    ValueError.
     """
+    if isinstance(image, torch.Tensor):
+        return _tensor_png(image)
     if image.mode not in PNG_MODES:
         raise ValueError(f"cannot write a mode {image.mode!r} image as PNG; convert it first")
-    if image.width == 0 or image.height == 0:
-        raise ValueError(f"a PNG needs at least one pixel, got {image.width}×{image.height}")
     color_type, depth = PNG_MODES[image.mode]
     pixels = np.asarray(image)
     if depth == 1:
-        rows = np.packbits(pixels, axis=1)
+        pixels = np.packbits(pixels, axis=-1)
     elif depth == 16:
-        rows = pixels.astype(">u2").view(np.uint8)
-    else:
-        rows = pixels.reshape(image.height, -1)
-    filtered = np.empty((rows.shape[0], rows.shape[1] + 1), np.uint8)
+        pixels = pixels.astype(">u2").view(np.uint8)
+    extra = _palette_chunks(image) if image.mode == "P" else []
+    return _png(pixels, image.width, image.height, depth, color_type, extra)
+
+
+def _tensor_png(image: torch.Tensor) -> bytes:
+    if image.ndim == 3 and image.shape[0] not in _TENSOR_COLOR_TYPES:
+        raise ValueError(f"expected 1, 2, 3 or 4 channels, got shape {tuple(image.shape)}")
+    pixels = to_numpy_hwc(image)
+    color_type = 0 if pixels.ndim == 2 else _TENSOR_COLOR_TYPES[pixels.shape[2]]
+    return _png(pixels, pixels.shape[1], pixels.shape[0], 8, color_type)
+
+
+def _png(
+    pixels: np.ndarray,
+    width: int,
+    height: int,
+    depth: int,
+    color_type: int,
+    extra: Sequence[bytes] = (),
+) -> bytes:
+    """The PNG of ``pixels`` (uint8, one row of packed samples per first index), with the
+    ``extra`` chunks (already framed) before its data."""
+    if width == 0 or height == 0:
+        raise ValueError(f"a PNG needs at least one pixel, got {width}×{height}")
+    rows = pixels.reshape(height, -1)
+    filtered = np.empty((height, rows.shape[1] + 1), np.uint8)
     filtered[:, 0] = _UP_FILTER
     filtered[0, 1:] = rows[0]
     np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])
-    data = isal_zlib.compress(filtered, 1)
-    header = struct.pack(">IIBBBBB", image.width, image.height, depth, color_type, 0, 0, 0)
-    chunks = [_png_chunk(b"IHDR", header)]
-    if image.mode == "P":
-        chunks += _palette_chunks(image)
-    chunks += [
-        _png_chunk(b"IDAT", data[start : start + _IDAT_BYTES])
-        for start in range(0, len(data), _IDAT_BYTES)
-    ]
-    return b"".join([_PNG_SIGNATURE, *chunks, _png_chunk(b"IEND", b"")])
+    data = memoryview(isal_zlib.compress(filtered, 1))
+    header = struct.pack(">IIBBBBB", width, height, depth, color_type, 0, 0, 0)
+    parts = [_PNG_SIGNATURE, *_png_chunk(b"IHDR", header), *extra]
+    for start in range(0, len(data), _IDAT_BYTES):
+        parts += _png_chunk(b"IDAT", data[start : start + _IDAT_BYTES])
+    return b"".join([*parts, *_png_chunk(b"IEND", b"")])
 
 
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
+def _png_chunk(kind: bytes, data: bytes | memoryview) -> list[bytes | memoryview]:
+    """One chunk's parts (length, type, data, CRC), for a single join: the data is not copied."""
     crc = isal_zlib.crc32(data, isal_zlib.crc32(kind))
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+    return [struct.pack(">I", len(data)), kind, data, struct.pack(">I", crc)]
 
 
 def _palette_chunks(image: Image.Image) -> list[bytes]:
-    """PLTE (and tRNS for a transparent index) of a mode "P" image."""
-    palette = bytes(image.getpalette() or [])
-    chunks = [_png_chunk(b"PLTE", palette)]
+    """PLTE (and tRNS for its transparency) of a mode "P" image, framed."""
+    chunks = [b"".join(_png_chunk(b"PLTE", bytes(image.getpalette() or [])))]
     transparent = image.info.get("transparency")
     if isinstance(transparent, int):
-        chunks.append(_png_chunk(b"tRNS", bytes([255] * transparent + [0])))
-    elif isinstance(transparent, bytes):
-        chunks.append(_png_chunk(b"tRNS", transparent))
+        transparent = bytes([255] * transparent + [0])
+    if isinstance(transparent, bytes):
+        chunks.append(b"".join(_png_chunk(b"tRNS", transparent)))
     return chunks
 
 
@@ -196,11 +222,11 @@ def label_image(ids: torch.Tensor) -> Image.Image:
 
 
 def save_png(image: torch.Tensor, path: str | os.PathLike) -> Path:
-    """Write uint8 [1|2|3|4, H, W] or [H, W] as PNG (see :func:`rgb_image`, :func:`png_bytes`).
+    """Write uint8 [1|2|3|4, H, W] or [H, W] (any device) as PNG (see :func:`png_bytes`).
 
     Parent folders are created; the file appears atomically.
     """
-    return write_atomically(path, png_bytes(rgb_image(image)))
+    return write_atomically(path, png_bytes(image))
 
 
 def save_label_png(ids: torch.Tensor, path: str | os.PathLike) -> Path:

@@ -74,7 +74,7 @@ def png_file(image: torch.Tensor, name: str) -> str:
     """Write uint8 [C, H, W] or [H, W] (any device) as a lossless PNG of its own; its path."""
     if baseline():
         return output_file(_baseline_png_bytes(image), f"{name}.png")
-    return output_file(png_bytes(rgb_image(image)), f"{name}.png")
+    return output_file(png_bytes(image), f"{name}.png")
 
 
 def _baseline_png_bytes(image: torch.Tensor) -> bytes:
