@@ -127,3 +127,12 @@ def test_scene_is_a_realistic_id_map() -> None:
     counts = torch.bincount(ids.reshape(-1), minlength=mask_suite.SEGMENTS + 1)
     assert bool((counts[1:] > 0).all())  # every segment keeps pixels: blobs, not noise
     assert torch.equal(ids, mask_suite.make_scene(120, 160)[1])  # deterministic
+
+
+def test_the_png_line_compares_the_writer_with_pil(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--quick", "--size", "24x32", "--suite", "exports", "--only", "png_cutout"]
+    assert bench_main.main(argv) == 0
+    (line,) = [json.loads(text) for text in capsys.readouterr().out.splitlines() if text.strip()]
+    assert line["name"] == "png_cutout_24x32" and line["size"] == [24, 32]
+    assert line["baseline"] == "PIL's PNG encoder at compress_level=1"
+    assert isinstance(line["baseline_median_ms"], float) and line["kb"] >= 0

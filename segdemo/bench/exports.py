@@ -8,17 +8,26 @@ whole export of one result with :data:`SEGMENTS` segments, cut-outs excluded, en
 - ``export_coco_panoptic_{size}``: panoptic → COCO panoptic JSON + PNG.
 
 No baseline: the target is the time itself (the ZIP is made when the user asks for it).
+
+``png_cutout_{size}``: :func:`segdemo.images.png_bytes` on an RGBA cut-out of a photo-like
+frame with every pixel kept (its worst case), against PIL's PNG encoder at level 1 (what the
+page's cut-outs used before), both files' sizes beside.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 
-from segdemo import exports
+import torch
+from PIL import Image
+
+from segdemo import exports, masks
 from segdemo.bench.masks import make_scene
-from segdemo.bench.timing import frame_sizes, median_ms, repeats, report, wants
+from segdemo.bench.timing import frame_sizes, median_ms, photo_like, repeats, report, wants
 from segdemo.exports import PhotoEntry
+from segdemo.images import png_bytes, to_numpy_hwc
 from segdemo.panoptic import DEFAULT_CHECKPOINT
 from segdemo.panoptic.datasets import DATASETS
 from segdemo.result import Segment, Segmentation
@@ -68,6 +77,8 @@ def results(height: int, width: int) -> dict[str, Segmentation]:
 def run(args: argparse.Namespace) -> None:
     """Run every export benchmark that ``--only`` lets through."""
     for label, (height, width) in frame_sizes(args, ("1080p",)).items():
+        if wants(args, f"png_cutout_{label}"):
+            _png_cutout(args, label, height, width)
         names = [f"export_{fmt}_{label}" for fmt in ("voc", "coco", "coco_panoptic")]
         if not any(wants(args, name) for name in names):
             continue
@@ -89,3 +100,25 @@ def _export(seg: Segmentation) -> int:
         return len(json.dumps(exports.coco_instances([PhotoEntry(1, "p.png", seg)])))
     data, pngs = exports.coco_panoptic([PhotoEntry(1, "p.png", seg)], ["p.png"])
     return len(json.dumps(data)) + len(exports.png_bytes(pngs[0]))
+
+
+def _png_cutout(args: argparse.Namespace, label: str, height: int, width: int) -> None:
+    frame = photo_like(height, width).to(args.device)
+    cutout = masks.cutout(frame, torch.ones(height, width, dtype=torch.bool, device=frame.device))
+    ours = median_ms(lambda: png_bytes(cutout), **repeats(args))
+    base = median_ms(lambda: _pil_png(cutout), **repeats(args))
+    report(
+        f"png_cutout_{label}",
+        ours,
+        baseline="PIL's PNG encoder at compress_level=1",
+        baseline_ms=base,
+        size=[height, width],
+        kb=len(png_bytes(cutout)) // 1000,
+        baseline_kb=len(_pil_png(cutout)) // 1000,
+    )
+
+
+def _pil_png(image: torch.Tensor) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(to_numpy_hwc(image)).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
