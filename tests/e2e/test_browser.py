@@ -54,6 +54,15 @@ def screen(browser: Browser, server_url: str) -> Iterator[Page]:
 SCREEN_HEIGHT = 1000
 
 
+#: True once the page shows mask, cut-out on black and cut-out PNGs, each decoded at [w, h].
+DECODED_PNGS = """([w, h]) => {
+  const shown = [...document.querySelectorAll('img')].filter(
+    (img) => img.offsetParent && /-(mask|cutout-on-black|cutout)\\.png$/.test(img.src));
+  return shown.length === 3
+    && shown.every((img) => img.complete && img.naturalWidth === w && img.naturalHeight === h);
+}"""
+
+
 def output_image_sources(page: Page, label: str) -> list[str]:
     block = page.locator(".block", has=page.get_by_text(label, exact=True))
     return [img.get_attribute("src") for img in block.locator("img").all()]
@@ -68,6 +77,8 @@ def test_example_shows_values_legend_mask_and_cutout(page, tmp_path) -> None:
     assert legend == ["pet", "background", "border"]
     cutout = output_image_sources(page, "Cut-out (transparent PNG — use ⬇ to download)")
     assert cutout and cutout[0].endswith(".png")
+    # Chromium decodes the PNGs of segdemo's own writer (the 1-bit mask, RGB, RGBA) at full size
+    page.wait_for_function(DECODED_PNGS, arg=[451, 300], timeout=30_000)
     page.screenshot(path=tmp_path / "groundtruth.png", full_page=True)
 
 
