@@ -87,3 +87,23 @@ def test_on_the_instance_tab_alpha_or_boxes_alone_send_only_the_overlay() -> Non
             again, threshold, [], False, picked, 0.8
         )
         assert all(isinstance(v, str) for v in (mask, on_black, cutout))
+
+
+def test_the_instance_tab_pastes_the_masks_again_only_when_a_filter_changes() -> None:
+    from segdemo import instance
+    from segdemo.ui import instance_tab
+    from tests.test_ui import coco_detections
+
+    dets = coco_detections(30, 60)
+    state = {"image": torch.zeros(3, 30, 60, dtype=torch.uint8), "dets": dets, "note": ""}
+    state["stem"] = "p"
+    *_, first = instance_tab.refilter(state, 0.5, [], True, ["dog 1 · 0.90"], 0.5)
+    *_, alpha = instance_tab.refilter(first, 0.5, [], True, ["dog 1 · 0.90"], 0.8)
+    *_, picked = instance_tab.refilter(alpha, 0.5, [], True, ["cat 1 · 0.80"], 0.8)
+    assert alpha["seg"] is first["seg"] and picked["seg"] is first["seg"]
+    for threshold, classes in ((0.85, []), (0.5, ["cat"])):
+        *_, changed = instance_tab.refilter(picked, threshold, classes, True, [], 0.8)
+        expected = instance.to_segmentation(dets, threshold=threshold, classes=classes or None)
+        assert changed["seg"] is not first["seg"]
+        assert torch.equal(changed["seg"].ids, expected.ids)
+        assert [s.label for s in changed["seg"].segments] == [s.label for s in expected.segments]
