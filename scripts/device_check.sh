@@ -8,7 +8,8 @@
 #                                     # under $OUT
 #
 # The GPU machine has its own torch/torchvision (no network there, no gradio): the tests run are
-# the ones that import no gradio; transformers and pycocotools are carried at our pinned versions.
+# the ones that import no gradio; transformers, pycocotools and isal (the PNG writer's deflate)
+# are carried at our pinned versions.
 set -u
 case "${1:-}" in
 prepare)
@@ -17,6 +18,7 @@ prepare)
     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
     --platform manylinux2014_x86_64 --platform any -d .whl \
     "$(grep ^transformers== requirements.txt)" "$(grep ^pycocotools== requirements.txt)" \
+    "$(grep ^isal== requirements.txt)" \
     gradio_client=="$(.venv/bin/python -c 'import gradio_client; print(gradio_client.__version__)')"
   ;;
 run)
