@@ -74,7 +74,7 @@ def _cold_start(work: Path) -> None:
             page_ms = (time.perf_counter() - start) * 1e3
             time.sleep(USER_DELAY_S)
             client = _client(url)
-            run_ms = _timed(partial(_run, client, "semantic", photo))
+            run_ms = _sample(partial(_run, client, "semantic", photo))[0].ms
         timings[variant] = (page_ms, run_ms)
     baseline = "python app.py with SEGDEMO_PRELOAD=0 (no background model loading)"
     (ours_page, ours_run), (base_page, base_run) = timings["ours"], timings["baseline"]
@@ -240,12 +240,6 @@ def _photo_file(work: Path, seed: int) -> Path:
     path = work / f"photo-{seed}.jpg"
     path.write_bytes(jpeg_bytes(photo_like(*SIZE, seed=seed)))
     return path
-
-
-def _timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return (time.perf_counter() - start) * 1e3
 
 
 def _sample(fn: Callable[[], T]) -> tuple[Sample, T]:

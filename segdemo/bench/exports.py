@@ -17,17 +17,15 @@ page's cut-outs used before), both files' sizes beside.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 
 import torch
-from PIL import Image
 
 from segdemo import exports, masks
 from segdemo.bench.masks import make_scene
 from segdemo.bench.timing import frame_sizes, median_ms, photo_like, repeats, report, wants
 from segdemo.exports import PhotoEntry
-from segdemo.images import png_bytes, to_numpy_hwc
+from segdemo.images import pil_png_bytes, png_bytes
 from segdemo.panoptic import DEFAULT_CHECKPOINT
 from segdemo.panoptic.datasets import DATASETS
 from segdemo.result import Segment, Segmentation
@@ -106,7 +104,7 @@ def _png_cutout(args: argparse.Namespace, label: str, height: int, width: int) -
     frame = photo_like(height, width).to(args.device)
     cutout = masks.cutout(frame, torch.ones(height, width, dtype=torch.bool, device=frame.device))
     ours = median_ms(lambda: png_bytes(cutout), **repeats(args))
-    base = median_ms(lambda: _pil_png(cutout), **repeats(args))
+    base = median_ms(lambda: pil_png_bytes(cutout, compress_level=1), **repeats(args))
     report(
         f"png_cutout_{label}",
         ours,
@@ -114,11 +112,5 @@ def _png_cutout(args: argparse.Namespace, label: str, height: int, width: int) -
         baseline_ms=base,
         size=[height, width],
         kb=len(png_bytes(cutout)) // 1000,
-        baseline_kb=len(_pil_png(cutout)) // 1000,
+        baseline_kb=len(pil_png_bytes(cutout, compress_level=1)) // 1000,
     )
-
-
-def _pil_png(image: torch.Tensor) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(to_numpy_hwc(image)).save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()

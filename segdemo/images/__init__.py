@@ -8,8 +8,8 @@ Everything the rest of the demo sees is a torch tensor. Three jobs, one module e
 - :mod:`~segdemo.images.annotations`: :func:`read_annotation` / :func:`load_annotation`, a label
   map → int32 [H, W] with the values as stored.
 - :mod:`~segdemo.images.encode`: :func:`to_numpy_hwc`, :func:`rgb_image`, :func:`label_image`,
-  :func:`jpeg_data_url`, :func:`jpeg_bytes`, :func:`mask_png_bytes`, :func:`save_png`,
-  :func:`save_label_png`, the way back out.
+  :func:`jpeg_data_url`, :func:`jpeg_bytes`, :func:`mask_png_bytes`, :func:`png_bytes`,
+  :func:`pil_png_bytes`, :func:`save_png`, :func:`save_label_png`, the way back out.
 
 Importing this package changes no process-wide state (PIL's ``MAX_IMAGE_PIXELS``, the
 ``warnings`` filters). The limits are re-exported here for reading; the code reads them from
@@ -32,6 +32,7 @@ from segdemo.images.encode import (
     jpeg_data_url,
     label_image,
     mask_png_bytes,
+    pil_png_bytes,
     png_bytes,
     rgb_image,
     save_label_png,
@@ -57,6 +58,7 @@ __all__ = [
     "load_annotation",
     "load_image",
     "mask_png_bytes",
+    "pil_png_bytes",
     "png_bytes",
     "read_annotation",
     "read_panoptic_annotation",

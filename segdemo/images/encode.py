@@ -29,6 +29,8 @@ __all__ = [
     "jpeg_bytes",
     "jpeg_data_url",
     "mask_png_bytes",
+    "pil_png_bytes",
+    "png_bytes",
     "save_label_png",
     "save_png",
     "to_numpy_hwc",
@@ -126,11 +128,17 @@ def png_bytes(image: Image.Image | torch.Tensor) -> bytes:
 
 
 def _tensor_png(image: torch.Tensor) -> bytes:
-    if image.ndim == 3 and image.shape[0] not in _TENSOR_COLOR_TYPES:
-        raise ValueError(f"expected 1, 2, 3 or 4 channels, got shape {tuple(image.shape)}")
-    pixels = to_numpy_hwc(image)
+    pixels = _image_pixels(image)
     color_type = 0 if pixels.ndim == 2 else _TENSOR_COLOR_TYPES[pixels.shape[2]]
     return _png(pixels, pixels.shape[1], pixels.shape[0], 8, color_type)
+
+
+def pil_png_bytes(image: torch.Tensor, *, compress_level: int = 6) -> bytes:
+    """uint8 [1|2|3|4, H, W] or [H, W] (any device) through PIL's own PNG encoder: the reference
+    the bench's baselines time :func:`png_bytes` against (PIL's default level is 6)."""
+    buffer = io.BytesIO()
+    rgb_image(image).save(buffer, format="PNG", compress_level=compress_level)
+    return buffer.getvalue()
 
 
 def _png(
@@ -195,13 +203,16 @@ def write_atomically(path: str | os.PathLike, data: bytes) -> Path:
 def rgb_image(image: torch.Tensor) -> Image.Image:
     """uint8 [1|2|3|4, H, W] or [H, W] (any device) as a PIL image: L, LA, RGB or RGBA by channel
     count (RGBA keeps its alpha, for cut-outs)."""
-    if image.ndim == 3 and image.shape[0] not in (1, 2, 3, 4):
+    # PIL infers the mode from the shape: [H, W] → L, [H, W, 2|3|4] → LA, RGB, RGBA.
+    return Image.fromarray(_image_pixels(image))
+
+
+def _image_pixels(image: torch.Tensor) -> np.ndarray:
+    """uint8 [1|2|3|4, H, W] or [H, W] → numpy [H, W] (one channel) or [H, W, 2|3|4]."""
+    if image.ndim == 3 and image.shape[0] not in _TENSOR_COLOR_TYPES:
         raise ValueError(f"expected 1, 2, 3 or 4 channels, got shape {tuple(image.shape)}")
     array = to_numpy_hwc(image)
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]
-    # PIL infers the mode from the shape: [H, W] → L, [H, W, 2|3|4] → LA, RGB, RGBA.
-    return Image.fromarray(array)
+    return array[:, :, 0] if array.ndim == 3 and array.shape[2] == 1 else array
 
 
 def label_image(ids: torch.Tensor) -> Image.Image:

@@ -17,7 +17,6 @@ the bench's baselines only.
 
 from __future__ import annotations
 
-import io
 import os
 import uuid
 from collections.abc import Callable, Sequence
@@ -27,7 +26,13 @@ from pathlib import Path
 import gradio as gr
 import torch
 
-from segdemo.images import jpeg_bytes, mask_png_bytes, png_bytes, rgb_image, write_atomically
+from segdemo.images import (
+    jpeg_bytes,
+    mask_png_bytes,
+    pil_png_bytes,
+    png_bytes,
+    write_atomically,
+)
 
 #: Where the tabs write the files they show: inside Gradio's file cache (its upload folder,
 #: GRADIO_TEMP_DIR), so Gradio serves them as they are and its ``delete_cache`` schedule
@@ -72,16 +77,9 @@ def output_file(data: bytes, name: str) -> str:
 
 def png_file(image: torch.Tensor, name: str) -> str:
     """Write uint8 [C, H, W] or [H, W] (any device) as a lossless PNG of its own; its path."""
-    if baseline():
-        return output_file(_baseline_png_bytes(image), f"{name}.png")
-    return output_file(png_bytes(image), f"{name}.png")
-
-
-def _baseline_png_bytes(image: torch.Tensor) -> bytes:
-    """What the page was sent before (the bench's baseline): PIL's PNG at its default level."""
-    buffer = io.BytesIO()
-    rgb_image(image).save(buffer, format="PNG")
-    return buffer.getvalue()
+    # the bench's baseline: what the page was sent before, PIL's PNG at its default level
+    data = pil_png_bytes(image) if baseline() else png_bytes(image)
+    return output_file(data, f"{name}.png")
 
 
 def preview_file(image: torch.Tensor, name: str) -> str:
